@@ -1,0 +1,78 @@
+# PsyWeb: the commands a developer needs. Start with `make run`, then `make test`.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# `make test` also runs the suite on PostgreSQL (and with Redis as the cache) when they answer.
+TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run serve test test-sqlite test-postgres lint format migrations-check clean
+
+help:
+	@echo "make run     set up .venv, migrate, load the demo content and serve on http://127.0.0.1:$(PORT)"
+	@echo "make test    run the tests on SQLite, then on PostgreSQL when one answers"
+	@echo "make serve   serve the site without setting anything up"
+	@echo "make lint    ruff check and format check, and makemigrations --check"
+	@echo "make format  apply ruff's fixes and formatting"
+
+# The venv is rebuilt when a requirements file changes.
+$(VENV)/.requirements: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.requirements-dev: $(VENV)/.requirements requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.requirements
+	DEBUG=True $(PY) manage.py migrate --noinput
+	DEBUG=True $(PY) manage.py load_demo
+	@echo "PsyWeb is at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	DEBUG=True $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+serve:
+	DEBUG=True $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(VENV)/.requirements-dev
+	@$(MAKE) --no-print-directory test-sqlite
+	@if $(PY) -c "import sys, psycopg2; psycopg2.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_DATABASE_URL)" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL does not answer at $(TEST_DATABASE_URL), and REQUIRE_POSTGRES is set."; exit 1; \
+	else \
+		echo "== PostgreSQL pass skipped: nothing answers at $(TEST_DATABASE_URL) (set TEST_DATABASE_URL) =="; \
+	fi
+
+test-sqlite: $(VENV)/.requirements-dev
+	@echo "== Test pass on SQLite =="
+	DATABASE_URL=sqlite:///$(CURDIR)/.cache/test.sqlite3 CACHE_URL=filecache://$(CURDIR)/.cache/test-cache \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.requirements-dev
+	@if $(PY) -c "import sys, redis; redis.Redis.from_url(sys.argv[1], socket_timeout=3).ping()" "$(TEST_REDIS_URL)" 2>/dev/null; then \
+		cache="$(TEST_REDIS_URL)"; \
+	elif [ -n "$$REQUIRE_REDIS" ]; then \
+		echo "Redis does not answer at $(TEST_REDIS_URL), and REQUIRE_REDIS is set."; exit 1; \
+	else \
+		cache="filecache://$(CURDIR)/.cache/test-cache"; \
+	fi; \
+	echo "== Test pass on PostgreSQL ($(TEST_DATABASE_URL)), cache $$cache =="; \
+	DATABASE_URL="$(TEST_DATABASE_URL)" CACHE_URL="$$cache" $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.requirements-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=True $(PY) manage.py makemigrations --check --dry-run
+
+format: $(VENV)/.requirements-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf .cache staticfiles

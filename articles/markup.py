@@ -1,0 +1,62 @@
+"""Markdown written by staff, turned into HTML that is safe to show to readers."""
+
+import markdown
+import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+
+# What an article body may contain. No <img>: an image URL in the body could load from
+# another site and tell it who reads what; the article's own image is a separate field.
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h2", "h3",
+    "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "strong", "sub", "sup", "table",
+    "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "ol": {"start"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
+    "h5": {"id"},
+    "h6": {"id"},
+    "th": {"scope"},
+}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+class _DemoteTopHeadings(Treeprocessor):
+    """Turn `# Heading` into <h2>: the page title is the page's only <h1>."""
+
+    def run(self, root):
+        for element in root.iter("h1"):
+            element.tag = "h2"
+
+
+class DemoteTopHeadingsExtension(Extension):
+    def extendMarkdown(self, md):
+        # Before "toc" (priority 5), so heading ids are made from the final headings.
+        md.treeprocessors.register(_DemoteTopHeadings(md), "demote_top_headings", 30)
+
+
+def render_markdown(text):
+    """Render Markdown to HTML and sanitize it.
+
+    Headings start at <h2>, since the page title is the <h1>. The sanitizer removes
+    scripts, event handlers, iframes and any link whose scheme is not http(s) or mailto,
+    however it is encoded.
+    """
+    html = markdown.markdown(
+        text,
+        extensions=["extra", "sane_lists", DemoteTopHeadingsExtension(), "toc"],
+        output_format="html",
+    )
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )

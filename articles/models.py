@@ -1,0 +1,244 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .markup import render_markdown
+
+# Links a reader can follow from an article: the web, nothing else
+# (never javascript:, data: or vbscript:).
+web_url_validator = URLValidator(schemes=["http", "https"])
+
+
+class WebURLField(models.URLField):
+    """A URL field that only accepts http and https links."""
+
+    default_validators = [web_url_validator]
+
+    def formfield(self, **kwargs):
+        # A link typed without a scheme ("example.org") is taken as https.
+        return super().formfield(**{"assume_scheme": "https", **kwargs})
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("articles:topic", kwargs={"slug": self.slug})
+
+
+class DisclaimerQuerySet(models.QuerySet):
+    def default(self):
+        """The site default disclaimer, or None if staff have not marked one."""
+        return self.filter(is_default=True).first()
+
+
+class Disclaimer(models.Model):
+    """A reusable medical disclaimer. The one marked default is used when an article names none."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="For staff only.")
+    text = models.TextField(
+        help_text="Plain text shown under the article. A link to the Legal Statement follows it."
+    )
+    is_default = models.BooleanField(
+        "site default",
+        default=False,
+        help_text="Shown under articles that name no disclaimer. Only one can be the default.",
+    )
+
+    objects = DisclaimerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="one_default_disclaimer",
+                violation_error_message="Another disclaimer is already the site default.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class LegalStatement(models.Model):
+    """The site's Legal Statement, at /legal/. There is exactly one; staff edit it in the admin."""
+
+    title = models.CharField(max_length=200, default="Legal Statement")
+    body = models.TextField(help_text="Markdown.")
+    body_html = models.TextField(editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pk=1),
+                name="single_legal_statement",
+                violation_error_message="The site has one Legal Statement; edit it instead.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("articles:legal")
+
+
+class ArticleQuerySet(models.QuerySet):
+    def published(self, at=None):
+        """Articles a reader may see (at `at`, default now): published, and their time has come."""
+        return self.filter(status=Article.Status.PUBLISHED, published_at__lte=at or timezone.now())
+
+    def for_listing(self):
+        return self.select_related("topic").only(
+            "title", "slug", "summary", "published_at", "topic__name", "topic__slug"
+        )
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=200, unique=True, help_text="The article's address; made from the title."
+    )
+    summary = models.TextField(
+        max_length=300,
+        help_text="One or two sentences for article lists and search engines.",
+    )
+    body = models.TextField(
+        help_text="Markdown. Use ## for sub-headings and 1. for numbered lists.",
+    )
+    body_html = models.TextField(editable=False)
+
+    image = models.ImageField(
+        upload_to="articles/%Y/%m/",
+        blank=True,
+        width_field="image_width",
+        height_field="image_height",
+    )
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_alt = models.CharField(
+        "image alt text",
+        max_length=250,
+        blank=True,
+        help_text="What the image shows, for readers who cannot see it. Required with an image.",
+    )
+    photo_credit = models.CharField(max_length=200, blank=True)
+    photo_credit_url = WebURLField("photo credit link", blank=True)
+    photo_licence = models.CharField(max_length=100, blank=True)
+
+    source_name = models.CharField("source", max_length=200, blank=True)
+    source_url = WebURLField("source link", blank=True)
+
+    disclaimer = models.ForeignKey(
+        Disclaimer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="articles",
+        help_text="Leave empty to use the site default.",
+    )
+    topic = models.ForeignKey(
+        Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
+    )
+
+    status = models.CharField(max_length=10, choices=Status, default=Status.DRAFT)
+    published_at = models.DateTimeField(
+        "publication date",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="A date in the future schedules the article.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="articles",
+    )
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="published_article_has_date",
+                violation_error_message="A published article needs a publication date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(image="") | ~Q(image_alt=""),
+                name="article_image_has_alt_text",
+                violation_error_message="Describe the image in its alt text.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = self._unique_slug()
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    def clean(self):
+        errors = {}
+        if self.image and not self.image_alt.strip():
+            errors["image_alt"] = "Describe the image for readers who cannot see it."
+        if self.status == self.Status.PUBLISHED and self.published_at is None:
+            self.published_at = timezone.now()
+        if errors:
+            raise ValidationError(errors)
+
+    def get_disclaimer(self):
+        """The article's own disclaimer, else the site default."""
+        return self.disclaimer or Disclaimer.objects.default()
+
+    def _unique_slug(self):
+        max_length = self._meta.get_field("slug").max_length
+        base = slugify(self.title)[: max_length - 4].strip("-") or "article"
+        slug, n = base, 2
+        while Article.objects.filter(slug=slug).exclude(pk=self.pk).exists():
+            slug, n = f"{base}-{n}", n + 1
+        return slug
+
+    @property
+    def is_public(self):
+        return (
+            self.status == self.Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )

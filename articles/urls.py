@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "articles"
+
+urlpatterns = [
+    path("", views.ArticleListView.as_view(), name="index"),
+    path("articles/<slug:slug>/", views.ArticleDetailView.as_view(), name="detail"),
+    path("topics/<slug:slug>/", views.TopicArticleListView.as_view(), name="topic"),
+    path("legal/", views.LegalStatementView.as_view(), name="legal"),
+]

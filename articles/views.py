@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.views.generic import DetailView, ListView
+
+from .models import Article, LegalStatement, Topic
+
+
+class ArticleListView(ListView):
+    """The home page: the latest published articles, newest first."""
+
+    template_name = "articles/article_list.html"
+    paginate_by = settings.ARTICLES_PER_PAGE
+
+    def get_queryset(self):
+        return Article.objects.published().for_listing()
+
+
+class TopicArticleListView(ArticleListView):
+    template_name = "articles/topic_detail.html"
+
+    def get_queryset(self):
+        self.topic = get_object_or_404(Topic, slug=self.kwargs["slug"])
+        return super().get_queryset().filter(topic=self.topic)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(topic=self.topic, **kwargs)
+
+
+class ArticleDetailView(DetailView):
+    """One article. Readers see published articles; staff also preview drafts and scheduled ones."""
+
+    def get_queryset(self):
+        articles = Article.objects.select_related("topic", "disclaimer", "author")
+        if self.request.user.is_staff:
+            return articles
+        return articles.published()
+
+
+class LegalStatementView(DetailView):
+    template_name = "articles/legal_statement.html"
+    context_object_name = "legal_statement"
+
+    def get_object(self, queryset=None):
+        return get_object_or_404(LegalStatement)

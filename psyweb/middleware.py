@@ -1,0 +1,57 @@
+"""Site-wide middleware: every error a reader can meet is answered with the site's own page."""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+
+class FriendlyErrorsMiddleware:
+    """
+    Fill the gaps Django's own error handlers leave.
+
+    - 405: Django answers a wrong method with an empty HttpResponseNotAllowed; give it the
+      site's page and keep the Allow header. A POST to a read-only class-based view is
+      answered 405 here, before the CSRF check, since no token would make it acceptable.
+    - 503: when the database cannot be reached, say so and ask the reader to come back,
+      instead of a 500.
+    """
+
+    retry_after_seconds = 30
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if isinstance(response, HttpResponseNotAllowed) and not response.content:
+            response.content = render_to_string("405.html", request=request)
+            response["Content-Type"] = "text/html; charset=utf-8"
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "view_class", None)
+        if view_class is None:
+            return None
+        allowed = {m for m in view_class.http_method_names if hasattr(view_class, m)}
+        if "get" in allowed:
+            allowed.add("head")
+        if request.method.lower() not in allowed:
+            return HttpResponseNotAllowed(sorted(m.upper() for m in allowed))
+        return None
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.error("Database unavailable: %s", exception, exc_info=exception)
+        response = HttpResponse(
+            render_to_string("503.html", request=request),
+            status=503,
+        )
+        response["Retry-After"] = str(self.retry_after_seconds)
+        return response

@@ -1,0 +1,151 @@
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from articles.models import Article, Disclaimer, LegalStatement, Topic
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def objects(make_article, topic, default_disclaimer):
+    return {
+        Article: make_article(topic=topic),
+        Topic: topic,
+        Disclaimer: default_disclaimer,
+        LegalStatement: LegalStatement.objects.create(body="Terms."),
+    }
+
+
+MODELS = [Article, Topic, Disclaimer, LegalStatement]
+
+
+def admin_url(model, action, *args):
+    return reverse(f"admin:articles_{model._meta.model_name}_{action}", args=args)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_staff_see_the_changelist(admin_client, objects, model):
+    assert admin_client.get(admin_url(model, "changelist")).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_staff_see_the_change_form(admin_client, objects, model):
+    url = admin_url(model, "change", objects[model].pk)
+    assert admin_client.get(url).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("model", [Article, Topic, Disclaimer])
+def test_staff_see_the_add_form(admin_client, model):
+    assert admin_client.get(admin_url(model, "add")).status_code == HTTPStatus.OK
+
+
+def test_a_second_legal_statement_cannot_be_added(admin_client, objects):
+    response = admin_client.get(admin_url(LegalStatement, "add"))
+    assert response.status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_anonymous_users_are_sent_to_the_login_page(client, model):
+    response = client.get(admin_url(model, "changelist"))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_article_changelist_filters_and_searches(admin_client, make_article):
+    make_article(title="Sleep and mood")
+    make_article(title="Anxiety at work", status=Article.Status.DRAFT)
+    url = admin_url(Article, "changelist")
+    drafts = admin_client.get(url, {"status__exact": "draft"})
+    assert list(drafts.context["cl"].result_list.values_list("title", flat=True)) == [
+        "Anxiety at work"
+    ]
+    found = admin_client.get(url, {"q": "sleep"})
+    assert list(found.context["cl"].result_list.values_list("title", flat=True)) == [
+        "Sleep and mood"
+    ]
+
+
+def test_staff_write_an_article_as_a_draft_then_publish_it(admin_client, admin_user, topic):
+    response = admin_client.post(
+        admin_url(Article, "add"),
+        {
+            "title": "Sleep and mood",
+            "slug": "sleep-and-mood",
+            "summary": "How sleep shapes mood.",
+            "body": "## Why\n\nBecause.",
+            "topic": topic.pk,
+            "status": "draft",
+        },
+    )
+    assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].errors
+    article = Article.objects.get(slug="sleep-and-mood")
+    assert article.author == admin_user
+    assert not Article.objects.published().exists()
+
+    preview = admin_client.get(admin_url(Article, "change", article.pk))
+    assert '<h2 id="why">Why</h2>' in preview.text
+    assert f'href="{article.get_absolute_url()}"' in preview.text
+
+    admin_client.post(
+        admin_url(Article, "changelist"),
+        {"action": "publish", "_selected_action": [article.pk]},
+    )
+    article.refresh_from_db()
+    assert article.status == Article.Status.PUBLISHED
+    assert list(Article.objects.published()) == [article]
+
+
+def test_publish_action_keeps_a_scheduled_date(admin_client, make_article, now):
+    scheduled = now.replace(year=now.year + 1)
+    article = make_article(status=Article.Status.DRAFT, published_at=scheduled)
+    admin_client.post(
+        admin_url(Article, "changelist"),
+        {"action": "publish", "_selected_action": [article.pk]},
+    )
+    article.refresh_from_db()
+    assert (article.status, article.published_at) == (Article.Status.PUBLISHED, scheduled)
+    assert not Article.objects.published().exists()
+
+
+def test_unpublish_action_takes_an_article_off_the_site(admin_client, client, make_article):
+    article = make_article()
+    admin_client.post(
+        admin_url(Article, "changelist"),
+        {"action": "unpublish", "_selected_action": [article.pk]},
+    )
+    article.refresh_from_db()
+    assert article.status == Article.Status.DRAFT
+    assert client.get(article.get_absolute_url()).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_admin_rejects_a_javascript_source_link(admin_client):
+    response = admin_client.post(
+        admin_url(Article, "add"),
+        {
+            "title": "T",
+            "slug": "t",
+            "summary": "S",
+            "body": "B",
+            "status": "draft",
+            "source_url": "javascript:alert(document.cookie)",
+        },
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "source_url" in response.context["adminform"].form.errors
+    assert not Article.objects.exists()
+
+
+def test_admin_prefills_the_slug_from_the_title(admin_client):
+    response = admin_client.get(admin_url(Article, "add"))
+    assert (
+        "&quot;id&quot;: &quot;#id_slug&quot;, &quot;name&quot;: &quot;slug&quot;, "
+        "&quot;dependency_ids&quot;: [&quot;#id_title&quot;]"
+    ) in response.text
+
+
+def test_admin_offers_view_on_site(admin_client, make_article):
+    article = make_article()
+    response = admin_client.get(admin_url(Article, "change", article.pk))
+    assert "View on site" in response.text

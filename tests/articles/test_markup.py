@@ -1,0 +1,72 @@
+"""The sanitizer stands between what staff type and every reader's browser."""
+
+import pytest
+
+from articles.markup import render_markdown
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+        '<img src=x onerror="alert(1)">',
+        "<svg onload=alert(1)>",
+        "<svg><script>alert(1)</script></svg>",
+        '<iframe src="https://evil.example"></iframe>',
+        '<p onclick="alert(1)">click</p>',
+        '<a href="#" onmouseover="alert(1)">hover</a>',
+        '<object data="evil.swf"></object>',
+        "<style>body{display:none}</style>",
+        '<form action="https://evil.example"><input name=x></form>',
+    ],
+)
+def test_scripts_event_handlers_and_embeds_are_removed(payload):
+    html = render_markdown(payload).lower()
+    for forbidden in ("<script", "onerror", "onload", "onclick", "onmouseover", "<iframe",
+                      "<svg", "<object", "<style", "<form", "<input"):  # fmt: skip
+        assert forbidden not in html
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "[click](javascript:alert(1))",
+        '<a href="javascript:alert(1)">click</a>',
+        '<a href="JaVaScRiPt:alert(1)">click</a>',
+        '<a href="&#106;avascript:alert(1)">click</a>',
+        '<a href="&#x6A;&#x61;&#x76;&#x61;script:alert(1)">click</a>',
+        '<a href="java&#x09;script:alert(1)">click</a>',
+        '<a href="&#0000106&#0000097vascript:alert(1)">click</a>',
+        '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">click</a>',
+        "[click](data:text/html,<script>alert(1)</script>)",
+        '<a href="vbscript:msgbox(1)">click</a>',
+    ],
+)
+def test_dangerous_link_schemes_are_stripped_however_encoded(link):
+    html = render_markdown(link)
+    assert "click" in html
+    assert "href" not in html
+
+
+def test_web_and_relative_links_survive():
+    html = render_markdown("[study](https://example.org/s) and [legal](/legal/)")
+    assert '<a href="https://example.org/s" rel="noopener noreferrer">study</a>' in html
+    assert '<a href="/legal/" rel="noopener noreferrer">legal</a>' in html
+
+
+def test_images_in_the_body_are_dropped_so_no_third_party_is_contacted():
+    html = render_markdown("![chart](https://tracker.example/pixel.gif)")
+    assert "<img" not in html
+    assert "tracker.example" not in html
+
+
+def test_top_level_heading_becomes_h2_because_the_title_is_the_h1():
+    assert render_markdown("# Findings") == '<h2 id="findings">Findings</h2>'
+
+
+def test_markdown_structure_is_kept():
+    html = render_markdown("Intro\n\n## Part\n\n1. one\n2. two\n\n> quoted")
+    assert "<h2" in html
+    assert "<ol>\n<li>one</li>" in html
+    assert "<blockquote>\n<p>quoted</p>\n</blockquote>" in html

@@ -1,0 +1,64 @@
+"""Every bad request is answered with the site's own page and a message a person understands."""
+
+import socket
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from .test_settings import run_django
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_address_gets_the_sites_404_page(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert "Page not found" in response.text
+    assert '<nav aria-label="Main">' in response.text
+
+
+def test_form_without_csrf_token_gets_a_403_that_explains(db):
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("admin:login"), {"username": "a", "password": "b"}
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert "Your form could not be accepted" in response.text
+    assert "reload the page" in response.text
+
+
+def test_unknown_host_header_gets_a_400_page(client):
+    response = client.get("/", headers={"host": "evil.example"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "We could not understand that request" in response.text
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_writing_methods_on_the_home_page_are_405(client, method):
+    response = getattr(client, method)(reverse("articles:index"))
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert "This page cannot do that" in response.text
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_outage_gets_a_503_page_not_a_traceback():
+    result = run_django(
+        "from django.test import Client\n"
+        "r = Client().get('/', headers={'host': 'localhost'})\n"
+        "print(r.status_code, r['Retry-After'])\n"
+        "print(r.content.decode())",
+        SECRET_KEY="k",
+        SECURE_SSL_REDIRECT="False",
+        ALLOWED_HOSTS="localhost",
+        DATABASE_URL=f"postgres://nobody@127.0.0.1:{closed_port()}/psyweb?connect_timeout=2",
+    )
+    status_line, _, page = result.stdout.partition("\n")
+    assert status_line.split() == ["503", "30"], result.stderr
+    assert "PsyWeb is briefly unavailable" in page
+    assert "Traceback" not in page
