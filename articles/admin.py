@@ -14,7 +14,7 @@ class ArticleAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
     list_select_related = ["topic", "author"]
-    autocomplete_fields = ["topic"]
+    autocomplete_fields = ["topic", "poll"]
     readonly_fields = ["preview", "created_at", "updated_at"]
     actions = ["publish", "unpublish"]
     fieldsets = [
@@ -25,6 +25,7 @@ class ArticleAdmin(admin.ModelAdmin):
             {"fields": ["image", "image_alt", "photo_credit", "photo_credit_url", "photo_licence"]},
         ),
         ("Source and disclaimer", {"fields": ["source_name", "source_url", "disclaimer"]}),
+        ("Poll", {"fields": ["poll"]}),
         ("Preview", {"fields": ["preview", "created_at", "updated_at"]}),
     ]
 

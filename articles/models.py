@@ -166,6 +166,14 @@ class Article(models.Model):
     topic = models.ForeignKey(
         Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
     )
+    poll = models.ForeignKey(
+        "polls.Poll",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="articles",
+        help_text="Shown beside the article. Leave empty to show the featured poll.",
+    )
 
     status = models.CharField(max_length=10, choices=Status, default=Status.DRAFT)
     published_at = models.DateTimeField(

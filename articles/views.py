@@ -2,6 +2,8 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView
 
+from polls.models import Poll
+
 from .models import Article, LegalStatement, Topic
 
 
@@ -13,6 +15,9 @@ class ArticleListView(ListView):
 
     def get_queryset(self):
         return Article.objects.published().for_listing()
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(poll=Poll.objects.featured(), **kwargs)
 
 
 class TopicArticleListView(ArticleListView):
@@ -30,10 +35,17 @@ class ArticleDetailView(DetailView):
     """One article. Readers see published articles; staff also preview drafts and scheduled ones."""
 
     def get_queryset(self):
-        articles = Article.objects.select_related("topic", "disclaimer", "author")
+        articles = Article.objects.select_related("topic", "disclaimer", "poll").prefetch_related(
+            "poll__choices"
+        )
         if self.request.user.is_staff:
             return articles
         return articles.published()
+
+    def get_context_data(self, **kwargs):
+        # The article's own poll, else the poll featured site-wide.
+        poll = self.object.poll or Poll.objects.featured()
+        return super().get_context_data(poll=poll, **kwargs)
 
 
 class LegalStatementView(DetailView):

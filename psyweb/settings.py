@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "csp",
     "articles",
+    "polls",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +86,14 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Let simultaneous writers (votes arriving together under `make run`) wait their turn
+    # instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache is shared by every worker process: by default a folder on this machine,
@@ -153,3 +162,12 @@ LOGGING = {
 }
 
 ARTICLES_PER_PAGE = 10
+
+# Polls. Ballots are stored under an HMAC of the voter's cookie token (or user id) keyed with
+# this secret; changing it lets everyone vote again.
+POLL_VOTER_SECRET = env.str("POLL_VOTER_SECRET", default="") or SECRET_KEY
+# Accepted votes per hour per client address per poll; 0 turns the limit off.
+POLL_IP_VOTE_LIMIT = env.int("POLL_IP_VOTE_LIMIT", default=100)
+# How many proxies in front of the site append to X-Forwarded-For. With 0, the client address
+# is REMOTE_ADDR and forwarding headers are ignored, so a client cannot choose its own address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

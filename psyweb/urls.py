@@ -8,6 +8,7 @@ admin.site.site_title = "PsyWeb admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("polls/", include("polls.urls")),
     path("", include("articles.urls")),
 ]
 

@@ -79,3 +79,28 @@ def default_disclaimer(db):
     return Disclaimer.objects.create(
         name="Medical", text="This does not replace your doctor.", is_default=True
     )
+
+
+@pytest.fixture
+def make_poll(db):
+    """Build a saved, open poll with three choices (in staff order), unless told otherwise."""
+    from polls.models import Poll
+
+    counter = iter(range(1, 10_000))
+
+    def make(choices=("Yes, currently", "Yes, in the past", "No, never"), **fields):
+        n = next(counter)
+        fields.setdefault("question", f"Question {n}?")
+        fields.setdefault("slug", f"poll-{n}")
+        fields.setdefault("opens_at", timezone.now() - datetime.timedelta(days=1))
+        poll = Poll.objects.create(**fields)
+        for order, text in enumerate(choices, start=1):
+            poll.choices.create(text=text, order=order)
+        return Poll.objects.with_choices().get(pk=poll.pk)
+
+    return make
+
+
+@pytest.fixture
+def poll(make_poll):
+    return make_poll(slug="antidepressants", question="Are you taking anti-depressants?")

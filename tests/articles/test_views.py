@@ -52,7 +52,7 @@ def test_home_is_paginated(client, make_article, settings):
     second = client.get(reverse("articles:index"), {"page": 2})
     assert len(first.context["article_list"]) == settings.ARTICLES_PER_PAGE
     assert len(second.context["article_list"]) == 1
-    assert 'href="?page=2" rel="next"' in first.text
+    assert 'href="?page=2" rel="next">Next page</a>' in first.text
 
 
 @pytest.mark.parametrize("page", ["99", "abc", "-1", "0"])
@@ -67,7 +67,8 @@ def test_home_query_count_does_not_grow_with_articles(
 ):
     for _ in range(8):
         make_article(topic=topic)
-    with django_assert_max_num_queries(2):
+    # the page of articles, their count, the featured poll (none here)
+    with django_assert_max_num_queries(3):
         client.get(reverse("articles:index"))
 
 
@@ -156,7 +157,8 @@ def test_article_query_count_is_pinned(
     client, make_article, topic, default_disclaimer, django_assert_max_num_queries
 ):
     article = make_article(topic=topic, disclaimer=default_disclaimer)
-    with django_assert_max_num_queries(1):
+    # the article with topic and disclaimer, the featured poll (none here)
+    with django_assert_max_num_queries(2):
         client.get(article.get_absolute_url())
 
 
@@ -227,7 +229,8 @@ def test_unknown_topic_is_not_found(client):
 def test_topic_query_count_is_pinned(client, make_article, topic, django_assert_max_num_queries):
     for _ in range(5):
         make_article(topic=topic)
-    with django_assert_max_num_queries(3):
+    # the topic, its page of articles, their count, the featured poll (none here)
+    with django_assert_max_num_queries(4):
         client.get(topic.get_absolute_url())
 
 

@@ -1,4 +1,4 @@
-"""Load the demo content: the seed article, its disclaimer and the Legal Statement.
+"""Load the demo content: the seed article, its disclaimer, the Legal Statement and the poll.
 
 Running it again changes nothing: records that exist are left as staff last edited them.
 """
@@ -10,6 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article, Disclaimer, LegalStatement, Topic
+from polls.models import Poll
+
+# The seed page gives the question but not the answers: these are plain ones. The poll
+# starts with no votes rather than an invented split.
+DEMO_POLL_QUESTION = "Are you currently taking or have you ever been prescribed anti-depressants?"
+DEMO_POLL_CHOICES = ["Yes, currently", "Yes, in the past", "No, never"]
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
@@ -19,7 +25,7 @@ def demo_text(name):
 
 
 class Command(BaseCommand):
-    help = "Load the demo article, disclaimer and Legal Statement (safe to run again)."
+    help = "Load the demo article, disclaimer, Legal Statement and poll (safe to run again)."
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -53,3 +59,18 @@ class Command(BaseCommand):
         )
         verb = "Created" if created else "Kept"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo article “{article.title}”."))
+        self.load_poll()
+
+    def load_poll(self):
+        poll, created = Poll.objects.get_or_create(
+            slug="antidepressants",
+            defaults={
+                "question": DEMO_POLL_QUESTION,
+                "is_featured": not Poll.objects.filter(is_featured=True).exists(),
+            },
+        )
+        if created:
+            for order, text in enumerate(DEMO_POLL_CHOICES, start=1):
+                poll.choices.create(text=text, order=order)
+        verb = "Created" if created else "Kept"
+        self.stdout.write(self.style.SUCCESS(f"{verb} the demo poll “{poll.question}”."))

@@ -1,0 +1,130 @@
+import csv
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import slugify
+
+from . import services, voters
+from .models import Choice, Poll, Vote
+
+
+class ChoiceInline(admin.TabularInline):
+    model = Choice
+    fields = ["text", "order", "votes"]
+    readonly_fields = ["votes"]  # counts are written by polls.services only
+    extra = 3
+
+
+@admin.register(Poll)
+class PollAdmin(admin.ModelAdmin):
+    list_display = ["question", "opens_at", "closes_at", "results_visibility", "is_featured"]
+    list_filter = ["is_featured", "results_visibility", "opens_at"]
+    search_fields = ["question"]
+    date_hierarchy = "opens_at"
+    prepopulated_fields = {"slug": ["question"]}
+    readonly_fields = ["results"]
+    inlines = [ChoiceInline]
+    actions = ["feature"]
+    fieldsets = [
+        (None, {"fields": ["question", "slug"]}),
+        (
+            "When and how",
+            {"fields": ["opens_at", "closes_at", "results_visibility", "is_featured"]},
+        ),
+        ("Results", {"fields": ["results"]}),
+    ]
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/results.csv",
+                self.admin_site.admin_view(self.results_csv),
+                name="polls_poll_results_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Results")
+    def results(self, poll):
+        if not poll.pk:
+            return "Results appear here once the poll is saved."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}%</td></tr>",
+            ((choice.text, choice.votes, percent) for choice, percent in poll.results()),
+        )
+        return format_html(
+            '<table><thead><tr><th scope="col">Answer</th><th scope="col">Votes</th>'
+            '<th scope="col">Share</th></tr></thead><tbody>{}</tbody></table>'
+            "<p><strong>Total votes: {}</strong></p>"
+            '<p><a href="{}">Download the results as CSV</a> · '
+            '<a href="{}">Public results page</a></p>',
+            rows,
+            poll.total_votes,
+            reverse("admin:polls_poll_results_csv", args=[poll.pk]),
+            reverse("polls:results", args=[poll.slug]),
+        )
+
+    def results_csv(self, request, object_id):
+        poll = get_object_or_404(Poll.objects.with_choices(), pk=object_id)
+        if not self.has_view_permission(request, poll):
+            return HttpResponse(status=403)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        filename = f"poll-{slugify(poll.slug)}-results.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        writer = csv.writer(response)
+        writer.writerow(["answer", "votes", "percent"])
+        for choice, percent in poll.results():
+            writer.writerow([_csv_safe(choice.text), choice.votes, percent])
+        writer.writerow(["Total votes", poll.total_votes, 100 if poll.total_votes else 0])
+        return response
+
+    @admin.action(description="Feature the selected poll site-wide", permissions=["change"])
+    def feature(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one poll to feature.", messages.ERROR)
+            return
+        with transaction.atomic():
+            Poll.objects.filter(is_featured=True).update(is_featured=False)
+            queryset.update(is_featured=True)
+        self.message_user(request, f"“{queryset.get()}” is now the featured poll.")
+
+
+def _csv_safe(text):
+    """Keep a spreadsheet from reading an answer as a formula (CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@admin.register(Vote)
+class VoteAdmin(admin.ModelAdmin):
+    """Ballots. Staff may enter one (a paper ballot, say) or delete some; counts follow."""
+
+    list_display = ["pk", "poll", "choice"]
+    list_filter = ["poll"]
+    list_select_related = ["poll", "choice"]
+    fields = ["poll", "choice"]
+    autocomplete_fields = ["poll"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["poll", "choice"] if obj else []
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # A ballot entered by staff is counted like any other, under a random key of its own.
+        obj.pk = services.record_vote(
+            poll=obj.poll,
+            choice_id=obj.choice_id,
+            voter_key=voters.key_for_token(voters.new_voter_token()),
+        ).pk
+
+    def delete_model(self, request, obj):
+        services.delete_votes(Vote.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.delete_votes(queryset)

@@ -1,0 +1,133 @@
+from http import HTTPStatus
+
+from django.db.models import Sum
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.decorators.http import require_POST
+from django.views.generic import DetailView, ListView
+
+from . import services, voters
+from .forms import VoteForm
+from .models import Poll, Vote
+from .ratelimit import AddressLimit
+
+
+def has_voted(request, poll):
+    key = voters.voter_key(request)
+    return key is not None and Vote.objects.filter(poll=poll, voter_key=key).exists()
+
+
+def poll_context(request, poll, *, form=None, next_url=None, message=None):
+    """What every view of a poll shows one visitor: the form, or the results, or both."""
+    voted = has_voted(request, poll)
+    return {
+        "poll": poll,
+        "form": form or VoteForm(poll, initial={"next": next_url or request.get_full_path()}),
+        "voted": voted,
+        "is_open": poll.is_open(),
+        "results_visible": poll.results_visible_to(voted),
+        "message": message,
+    }
+
+
+class PollListView(ListView):
+    """The archive: every poll that has opened, open or closed, newest first."""
+
+    template_name = "polls/poll_list.html"
+    paginate_by = 20
+
+    def get_queryset(self):
+        return (
+            Poll.objects.started()
+            .annotate(vote_total=Sum("choices__votes"))
+            .order_by("-opens_at", "-pk")
+        )
+
+
+class PollDetailView(DetailView):
+    queryset = Poll.objects.with_choices()
+
+    def get_context_data(self, **kwargs):
+        return poll_context(self.request, self.object)
+
+
+class PollResultsView(PollDetailView):
+    template_name = "polls/poll_results.html"
+
+
+@require_POST
+def vote(request, slug):
+    poll = get_object_or_404(Poll.objects.with_choices(), slug=slug)
+    form = VoteForm(poll, request.POST)
+    if not form.is_valid():
+        context = poll_context(request, poll, form=form)
+        return render(request, "polls/poll_detail.html", context, status=HTTPStatus.BAD_REQUEST)
+
+    token = voters.voter_token(request) or voters.new_voter_token()
+    limit = AddressLimit(request, poll)
+    if not limit.reserve():
+        response = render(
+            request,
+            "polls/too_many_votes.html",
+            {"poll": poll},
+            status=HTTPStatus.TOO_MANY_REQUESTS,
+        )
+        response["Retry-After"] = str(limit.retry_after)
+        return response
+    try:
+        services.record_vote(
+            poll=poll,
+            choice_id=form.cleaned_data["choice"],
+            voter_key=voters.voter_key(request, token),
+        )
+    except services.VoteRejected as rejection:
+        limit.release()
+        return _rejected(request, poll, form, rejection)
+
+    next_url = form.safe_next_url(request) or reverse("polls:results", args=[poll.slug])
+    response = redirect(f"{next_url.split('#')[0]}#poll-{poll.slug}")
+    if voters.voter_token(request) != token:
+        voters.remember_voter(response, token)
+    return response
+
+
+def _rejected(request, poll, form, rejection):
+    if isinstance(rejection, services.AlreadyVoted):
+        template, status = "polls/poll_results.html", HTTPStatus.CONFLICT
+    elif isinstance(rejection, services.InvalidChoice):
+        template, status = "polls/poll_detail.html", HTTPStatus.BAD_REQUEST
+    else:  # not open yet, or closed
+        template, status = "polls/poll_detail.html", HTTPStatus.FORBIDDEN
+    context = poll_context(request, poll, form=form, message=rejection.message)
+    return render(request, template, context, status=status)
+
+
+class PollResultsJSONView(View):
+    """The results as JSON. Where they are not visible yet, only the total is given."""
+
+    def get(self, request, slug):
+        poll = Poll.objects.with_choices().filter(slug=slug).first()
+        if poll is None:
+            return JsonResponse({"error": "There is no poll at this address."}, status=404)
+        visible = poll.results_visible_to(has_voted(request, poll))
+        choices = [
+            {
+                "id": choice.pk,
+                "text": choice.text,
+                "votes": choice.votes if visible else None,
+                "percent": percent if visible else None,
+            }
+            for choice, percent in poll.results()
+        ]
+        return JsonResponse(
+            {
+                "question": poll.question,
+                "total_votes": poll.total_votes,
+                "is_open": poll.is_open(),
+                "results_visible": visible,
+                "choices": choices,
+            },
+            json_dumps_params={"ensure_ascii": False},
+        )

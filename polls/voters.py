@@ -1,0 +1,59 @@
+"""Who is voting, without knowing who anyone is.
+
+A visitor's browser holds a random token in a signed, HttpOnly cookie. The database only ever
+sees an HMAC of that token (or, for a signed-in user, of the user id) under a secret from the
+environment: enough to refuse a second ballot, useless for finding out who cast the first.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.core import signing
+
+COOKIE_NAME = "psyweb_voter"
+COOKIE_SALT = "polls.voter"
+COOKIE_MAX_AGE = 60 * 60 * 24 * 365
+
+
+def _hmac(message):
+    key = settings.POLL_VOTER_SECRET.encode()
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def voter_token(request):
+    """The token in the visitor's cookie, or None when there is none or it was tampered with."""
+    try:
+        return request.get_signed_cookie(COOKIE_NAME, salt=COOKIE_SALT)
+    except (KeyError, signing.BadSignature):
+        return None
+
+
+def new_voter_token():
+    return secrets.token_urlsafe(32)
+
+
+def voter_key(request, token=None):
+    """The key a ballot is stored under, or None for a visitor with no token yet."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return _hmac(f"user:{user.pk}")
+    token = token or voter_token(request)
+    return key_for_token(token) if token else None
+
+
+def key_for_token(token):
+    return _hmac(f"token:{token}")
+
+
+def remember_voter(response, token):
+    response.set_signed_cookie(
+        COOKIE_NAME,
+        token,
+        salt=COOKIE_SALT,
+        max_age=COOKIE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )

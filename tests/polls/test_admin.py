@@ -1,0 +1,193 @@
+import csv
+import io
+from http import HTTPStatus
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from polls.models import Choice, Poll, Vote
+from polls.services import record_vote
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def voted_poll(poll):
+    first, second, _ = poll.choices.all()
+    for n, choice in enumerate([first, first, second]):
+        record_vote(poll=poll, choice_id=choice.pk, voter_key=f"k{n}")
+    return poll
+
+
+@pytest.mark.parametrize("model", [Poll, Vote])
+def test_staff_see_the_changelist_and_add_form(admin_client, voted_poll, model):
+    name = model._meta.model_name
+    assert admin_client.get(reverse(f"admin:polls_{name}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:polls_{name}_add")).status_code == 200
+
+
+@pytest.mark.parametrize("model", [Poll, Vote])
+def test_anonymous_users_are_sent_to_log_in(client, model):
+    response = client.get(reverse(f"admin:polls_{model._meta.model_name}_changelist"))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_poll_change_page_shows_results_and_read_only_counts(admin_client, voted_poll):
+    response = admin_client.get(reverse("admin:polls_poll_change", args=[voted_poll.pk]))
+    assert response.status_code == HTTPStatus.OK
+    assert "<td>Yes, currently</td><td>2</td><td>67%</td>" in response.text
+    assert "Total votes: 3" in response.text
+    assert 'name="choices-0-votes"' not in response.text  # counts cannot be typed
+    assert reverse("admin:polls_poll_results_csv", args=[voted_poll.pk]) in response.text
+
+
+def test_staff_cannot_change_counts_by_posting_them(admin_client, poll):
+    first, second, third = poll.choices.all()
+    data = {
+        "question": poll.question,
+        "slug": poll.slug,
+        "opens_at_0": "2026-01-01",
+        "opens_at_1": "00:00:00",
+        "results_visibility": "always",
+        "choices-TOTAL_FORMS": "3",
+        "choices-INITIAL_FORMS": "3",
+        "choices-MIN_NUM_FORMS": "0",
+        "choices-MAX_NUM_FORMS": "1000",
+    }
+    for i, choice in enumerate([first, second, third]):
+        data |= {
+            f"choices-{i}-id": choice.pk,
+            f"choices-{i}-poll": poll.pk,
+            f"choices-{i}-text": choice.text,
+            f"choices-{i}-order": choice.order,
+            f"choices-{i}-votes": 999,
+        }
+    response = admin_client.post(reverse("admin:polls_poll_change", args=[poll.pk]), data)
+    assert response.status_code == HTTPStatus.FOUND
+    assert set(Choice.objects.values_list("votes", flat=True)) == {0}
+
+
+def test_staff_create_a_poll_with_choices_inline(admin_client):
+    data = {
+        "question": "Do you sleep well?",
+        "slug": "sleep",
+        "opens_at_0": "2026-01-01",
+        "opens_at_1": "00:00:00",
+        "results_visibility": "after_vote",
+        "choices-TOTAL_FORMS": "2",
+        "choices-INITIAL_FORMS": "0",
+        "choices-MIN_NUM_FORMS": "0",
+        "choices-MAX_NUM_FORMS": "1000",
+        "choices-0-text": "Yes",
+        "choices-0-order": "1",
+        "choices-1-text": "No",
+        "choices-1-order": "2",
+    }
+    response = admin_client.post(reverse("admin:polls_poll_add"), data)
+    assert response.status_code == HTTPStatus.FOUND
+    poll = Poll.objects.get(slug="sleep")
+    assert [c.text for c in poll.choices.all()] == ["Yes", "No"]
+
+
+def test_results_csv_export(admin_client, voted_poll):
+    response = admin_client.get(reverse("admin:polls_poll_results_csv", args=[voted_poll.pk]))
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows == [
+        ["answer", "votes", "percent"],
+        ["Yes, currently", "2", "67"],
+        ["Yes, in the past", "1", "33"],
+        ["No, never", "0", "0"],
+        ["Total votes", "3", "100"],
+    ]
+
+
+def test_results_csv_defuses_spreadsheet_formulas(admin_client, make_poll):
+    poll = make_poll(choices=['=HYPERLINK("http://evil")', "Fine"])
+    response = admin_client.get(reverse("admin:polls_poll_results_csv", args=[poll.pk]))
+    assert "'=HYPERLINK" in response.content.decode()
+
+
+def test_results_csv_needs_staff(client, poll):
+    response = client.get(reverse("admin:polls_poll_results_csv", args=[poll.pk]))
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_feature_action_moves_the_feature_to_one_poll(admin_client, make_poll):
+    old = make_poll(is_featured=True)
+    new = make_poll()
+    admin_client.post(
+        reverse("admin:polls_poll_changelist"),
+        {"action": "feature", "_selected_action": [new.pk]},
+    )
+    assert list(Poll.objects.filter(is_featured=True)) == [new]
+    old.refresh_from_db()
+    assert not old.is_featured
+
+
+def test_staff_attach_a_poll_to_an_article(admin_client, make_article, poll):
+    article = make_article()
+    response = admin_client.get(reverse("admin:articles_article_change", args=[article.pk]))
+    assert 'name="poll"' in response.text
+
+
+def test_a_ballot_entered_in_the_admin_is_counted_by_the_shared_function(admin_client, poll):
+    choice = poll.choices.all()[2]
+    response = admin_client.post(
+        reverse("admin:polls_vote_add"), {"poll": poll.pk, "choice": choice.pk}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    assert Choice.objects.get(pk=choice.pk).votes == 1
+    assert Vote.objects.filter(choice=choice).count() == 1
+
+
+def test_a_ballot_for_another_polls_answer_is_refused_in_the_admin(admin_client, make_poll):
+    poll, other = make_poll(), make_poll()
+    response = admin_client.post(
+        reverse("admin:polls_vote_add"), {"poll": poll.pk, "choice": other.choices.first().pk}
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "That answer belongs to another poll." in response.text
+    assert not Vote.objects.exists()
+
+
+def test_deleting_ballots_in_the_admin_takes_them_off_the_counts(admin_client, voted_poll):
+    ballots = list(Vote.objects.values_list("pk", flat=True)[:2])
+    admin_client.post(
+        reverse("admin:polls_vote_changelist"),
+        {"action": "delete_selected", "_selected_action": ballots, "post": "yes"},
+    )
+    assert Vote.objects.count() == 1
+    for choice in Choice.objects.all():
+        assert choice.votes == Vote.objects.filter(choice=choice).count()
+
+
+def test_recount_votes_command_reports_and_repairs(voted_poll):
+    Choice.objects.filter(text="No, never").update(votes=4)
+    out = io.StringIO()
+    call_command("recount_votes", stdout=out)
+    assert "“No, never”: count 4, ballots 0 (-4), repaired" in out.getvalue()
+    assert Choice.objects.get(text="No, never").votes == 0
+    out = io.StringIO()
+    call_command("recount_votes", stdout=out)
+    assert "Every count matches its ballots." in out.getvalue()
+
+
+def test_recount_votes_check_only_reports_and_fails(voted_poll):
+    from django.core.management.base import CommandError
+
+    Choice.objects.filter(text="No, never").update(votes=4)
+    with pytest.raises(CommandError, match="1 count"):
+        call_command("recount_votes", "--check", stdout=io.StringIO())
+    assert Choice.objects.get(text="No, never").votes == 4
+
+
+def test_recount_votes_names_an_unknown_poll(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No poll with slug: nope"):
+        call_command("recount_votes", "nope")

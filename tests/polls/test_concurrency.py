@@ -1,0 +1,109 @@
+"""Votes arriving at the same moment, on a real PostgreSQL, each thread on its own connection."""
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from polls.models import Choice, Poll, Vote
+from polls.services import AlreadyVoted, record_vote
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+
+def all_at_once(n, work):
+    """Run work(i) in n threads released together; each closes its own connection."""
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait(timeout=30)
+            return work(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+@pytest.fixture
+def fresh_poll(make_poll):
+    return make_poll()
+
+
+def test_sixty_simultaneous_votes_for_one_choice_give_exactly_sixty(fresh_poll):
+    choice = fresh_poll.choices.first()
+    all_at_once(60, lambda i: record_vote(poll=fresh_poll, choice_id=choice.pk, voter_key=f"v{i}"))
+    assert Choice.objects.get(pk=choice.pk).votes == 60
+    assert Vote.objects.filter(choice=choice).count() == 60
+
+
+def test_twenty_simultaneous_votes_with_one_voter_key_count_once(fresh_poll):
+    choice = fresh_poll.choices.first()
+
+    def vote(i):
+        try:
+            record_vote(poll=fresh_poll, choice_id=choice.pk, voter_key="same-voter")
+        except AlreadyVoted:
+            return "refused"
+        return "counted"
+
+    outcomes = all_at_once(20, vote)
+    assert outcomes.count("counted") == 1
+    assert outcomes.count("refused") == 19
+    assert Choice.objects.get(pk=choice.pk).votes == 1
+
+
+def test_twenty_simultaneous_double_clicks_through_the_form_count_once(fresh_poll):
+    url = reverse("polls:vote", args=[fresh_poll.slug])
+    choice = fresh_poll.choices.first()
+    visitor = Client()
+    visitor.get(fresh_poll.get_absolute_url())
+    # The browser already holds its voter cookie (from an earlier vote elsewhere, say).
+    other = Poll.objects.create(question="Warm-up?", slug="warm-up")
+    warm = other.choices.create(text="Yes")
+    visitor.post(reverse("polls:vote", args=[other.slug]), {"choice": warm.pk})
+    cookies = visitor.cookies
+
+    def click(i):
+        browser = Client()
+        browser.cookies = cookies
+        return browser.post(url, {"choice": choice.pk}).status_code
+
+    statuses = all_at_once(20, click)
+    assert statuses.count(HTTPStatus.FOUND) == 1
+    assert statuses.count(HTTPStatus.CONFLICT) == 19
+    assert Choice.objects.get(pk=choice.pk).votes == 1
+
+
+def test_simultaneous_votes_from_distinct_visitors_through_the_form_are_all_counted(fresh_poll):
+    url = reverse("polls:vote", args=[fresh_poll.slug])
+    choices = list(fresh_poll.choices.all())
+    statuses = all_at_once(
+        50, lambda i: Client().post(url, {"choice": choices[i % 3].pk}).status_code
+    )
+    assert statuses == [HTTPStatus.FOUND] * 50
+    assert list(Choice.objects.filter(poll=fresh_poll).values_list("votes", flat=True)) == [
+        17,
+        17,
+        16,
+    ]
+    assert Vote.objects.filter(poll=fresh_poll).count() == 50
+
+
+def test_counts_equal_ballots_after_a_mixed_storm(fresh_poll):
+    choices = list(fresh_poll.choices.all())
+
+    def vote(i):
+        with contextlib.suppress(AlreadyVoted):
+            record_vote(poll=fresh_poll, choice_id=choices[i % 3].pk, voter_key=f"k{i % 25}")
+
+    all_at_once(50, vote)
+    for choice in Choice.objects.filter(poll=fresh_poll):
+        assert choice.votes == Vote.objects.filter(choice=choice).count()
+    assert Vote.objects.filter(poll=fresh_poll).count() == 25

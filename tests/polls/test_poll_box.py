@@ -1,0 +1,94 @@
+"""The "PsyWeb Poll" box beside articles and on the home page."""
+
+from http import HTTPStatus
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from articles.models import Article
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_article_shows_the_poll_staff_attached(client, make_article, make_poll):
+    make_poll(question="Featured?", is_featured=True)
+    own = make_poll(question="Do you sleep well?")
+    response = client.get(make_article(poll=own).get_absolute_url())
+    assert '<h2 id="poll-' in response.text
+    assert "PsyWeb Poll</h2>" in response.text
+    assert "Do you sleep well?" in response.text
+    assert "Featured?" not in response.text
+
+
+def test_an_article_without_a_poll_shows_the_featured_one(client, make_article, make_poll):
+    make_poll(question="Featured?", is_featured=True)
+    response = client.get(make_article().get_absolute_url())
+    assert "Featured?" in response.text
+
+
+def test_the_home_page_shows_the_featured_poll(client, make_poll):
+    poll = make_poll(question="Featured?", is_featured=True)
+    response = client.get(reverse("articles:index"))
+    assert f'action="{reverse("polls:vote", args=[poll.slug])}"' in response.text
+    assert "Featured?" in response.text
+
+
+def test_without_any_poll_there_is_no_poll_box(client, make_article):
+    response = client.get(make_article().get_absolute_url())
+    assert "PsyWeb Poll" not in response.text
+
+
+def test_voting_in_the_box_returns_to_the_article_with_results_and_thanks(make_article, make_poll):
+    poll = make_poll(is_featured=True)
+    article = make_article()
+    visitor = Client()
+    page = visitor.get(article.get_absolute_url())
+    assert f'name="next" value="{article.get_absolute_url()}"' in page.text
+    response = visitor.post(
+        reverse("polls:vote", args=[poll.slug]),
+        {"choice": poll.choices.last().pk, "next": article.get_absolute_url()},
+        follow=True,
+    )
+    assert response.redirect_chain == [
+        (f"{article.get_absolute_url()}#poll-{poll.slug}", HTTPStatus.FOUND)
+    ]
+    assert "Thank you for voting." in response.text
+    assert "Total votes: 1" in response.text
+    assert "100% (1 vote)" in response.text
+
+
+def test_demo_article_shows_the_seed_poll(client):
+    call_command("load_demo", verbosity=0)
+    response = client.get(Article.objects.get().get_absolute_url())
+    assert (
+        '<legend class="poll-question">Are you currently taking or have you ever been '
+        "prescribed anti-depressants?</legend>"
+    ) in response.text
+    for answer in ("Yes, currently", "Yes, in the past", "No, never"):
+        assert f">{answer}</label>" in response.text
+    assert "Total votes: 0" in response.text
+
+
+def test_article_page_with_poll_query_count_is_pinned(
+    make_article, make_poll, default_disclaimer, django_assert_max_num_queries
+):
+    poll = make_poll()
+    article = make_article(poll=poll)
+    visitor = Client()
+    visitor.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
+    # article with its poll, the poll's choices, the default disclaimer, "has voted?"
+    with django_assert_max_num_queries(4):
+        visitor.get(article.get_absolute_url())
+
+
+def test_home_page_with_poll_query_count_is_pinned(
+    client, make_article, make_poll, django_assert_max_num_queries
+):
+    make_poll(is_featured=True)
+    for _ in range(5):
+        make_article()
+    # articles, their count for pagination, the featured poll, its choices
+    with django_assert_max_num_queries(4):
+        client.get(reverse("articles:index"))

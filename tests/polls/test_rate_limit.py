@@ -1,0 +1,119 @@
+"""The per-address limit: accepted votes per hour per address per poll, kept in the shared cache."""
+
+from http import HTTPStatus
+
+import pytest
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from polls.models import Vote
+from polls.ratelimit import client_address
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limit_two(settings):
+    settings.POLL_IP_VOTE_LIMIT = 2
+    settings.TRUSTED_PROXY_COUNT = 0
+
+
+def vote_from(poll, address="203.0.113.7", **headers):
+    """A new visitor (fresh cookies) votes from `address`."""
+    return Client(REMOTE_ADDR=address).post(
+        reverse("polls:vote", args=[poll.slug]),
+        {"choice": poll.choices.first().pk},
+        headers=headers,
+    )
+
+
+def test_votes_over_the_limit_get_a_429_that_explains(poll, limit_two):
+    assert [vote_from(poll).status_code for _ in range(2)] == [HTTPStatus.FOUND] * 2
+    response = vote_from(poll)
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert "Too many votes from your connection" in response.text
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert Vote.objects.count() == 2
+    assert poll.choices.values_list("votes", flat=True).first() == 2
+
+
+def test_other_addresses_are_not_limited_by_one_busy_address(poll, limit_two):
+    for _ in range(2):
+        vote_from(poll, "203.0.113.7")
+    assert vote_from(poll, "198.51.100.4").status_code == HTTPStatus.FOUND
+
+
+def test_the_limit_is_per_poll(make_poll, limit_two):
+    one, two = make_poll(), make_poll()
+    for _ in range(2):
+        vote_from(one)
+    assert vote_from(two).status_code == HTTPStatus.FOUND
+
+
+@pytest.mark.parametrize(
+    "spoof",
+    [
+        {"x-forwarded-for": "{n}.0.0.1"},
+        {"x-real-ip": "{n}.0.0.1"},
+        {"client-ip": "{n}.0.0.1"},
+        {"x-forwarded-for": "{n}.0.0.1, {n}.0.0.2", "x-real-ip": "{n}.9.9.9"},
+    ],
+)
+def test_client_sent_forwarding_headers_do_not_change_the_address(poll, limit_two, spoof):
+    statuses = [
+        vote_from(poll, **{k: v.format(n=n + 10) for k, v in spoof.items()}).status_code
+        for n in range(3)
+    ]
+    assert statuses == [HTTPStatus.FOUND, HTTPStatus.FOUND, HTTPStatus.TOO_MANY_REQUESTS]
+
+
+def test_behind_a_declared_proxy_the_address_it_saw_is_used(poll, limit_two, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.2"
+    for _ in range(2):
+        vote_from(poll, proxy, x_forwarded_for="203.0.113.7")
+    response = vote_from(poll, proxy, x_forwarded_for="203.0.113.7")
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert vote_from(poll, proxy, x_forwarded_for="198.51.100.4").status_code == HTTPStatus.FOUND
+
+
+def test_behind_a_declared_proxy_a_spoofed_leftmost_entry_is_ignored(poll, limit_two, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    statuses = [
+        vote_from(poll, "10.0.0.2", x_forwarded_for=f"1.2.3.{n}, 203.0.113.7").status_code
+        for n in range(3)
+    ]
+    assert statuses[-1] == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_refused_ballots_do_not_use_up_the_limit(poll, limit_two):
+    visitor = Client(REMOTE_ADDR="203.0.113.7")
+    url = reverse("polls:vote", args=[poll.slug])
+    visitor.post(url, {"choice": poll.choices.first().pk})
+    for _ in range(3):
+        response = visitor.post(url, {"choice": poll.choices.first().pk})
+        assert response.status_code == HTTPStatus.CONFLICT
+    assert vote_from(poll).status_code == HTTPStatus.FOUND
+
+
+def test_a_limit_of_zero_turns_it_off(poll, settings):
+    settings.POLL_IP_VOTE_LIMIT = 0
+    assert {vote_from(poll).status_code for _ in range(5)} == {HTTPStatus.FOUND}
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "198.51.100.1", "192.0.2.1"),
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (2, "6.6.6.6, 198.51.100.1, 10.0.0.3", "198.51.100.1"),
+        (2, "198.51.100.1", "192.0.2.1"),  # fewer entries than proxies: not trusted
+        (1, "", "192.0.2.1"),
+        (1, " , ", "192.0.2.1"),
+    ],
+)
+def test_client_address(settings, proxies, forwarded, expected):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
