@@ -4,6 +4,7 @@ from django.db.models import Sum
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, ListView
@@ -19,12 +20,29 @@ def has_voted(request, poll):
     return key is not None and Vote.objects.filter(poll=poll, voter_key=key).exists()
 
 
+def posted_from(request):
+    """The page a vote was sent from (the form's `next`), if it is on this site; else None."""
+    url = request.POST.get("next", "").split("#")[0]
+    if "\x00" in url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    return url
+
+
+def return_url(request, poll):
+    """Where a voter lands after voting: back at the poll box of the page they voted on."""
+    url = posted_from(request) or reverse("polls:results", args=[poll.slug])
+    return f"{url}#poll-{poll.slug}"
+
+
 def poll_context(request, poll, *, form=None, next_url=None, message=None):
     """What every view of a poll shows one visitor: the form, or the results, or both."""
     voted = has_voted(request, poll)
     return {
         "poll": poll,
-        "form": form or VoteForm(poll, initial={"next": next_url or request.get_full_path()}),
+        "form": form or VoteForm(poll),
+        "next_url": next_url or posted_from(request) or poll.get_absolute_url(),
         "voted": voted,
         "is_open": poll.is_open(),
         "results_visible": poll.results_visible_to(voted),
@@ -86,8 +104,7 @@ def vote(request, slug):
         limit.release()
         return _rejected(request, poll, form, rejection)
 
-    next_url = form.safe_next_url(request) or reverse("polls:results", args=[poll.slug])
-    response = redirect(f"{next_url.split('#')[0]}#poll-{poll.slug}")
+    response = redirect(return_url(request, poll))
     if voters.voter_token(request) != token:
         voters.remember_voter(response, token)
     return response

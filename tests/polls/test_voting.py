@@ -221,3 +221,20 @@ def test_poll_pages_query_counts_are_pinned(client, poll, django_assert_max_num_
     # poll, choices, INSERT ballot, UPDATE count, and the transaction's savepoint pair.
     with django_assert_max_num_queries(6):
         Client().post(vote_url(poll), {"choice": poll.choices.first().pk})
+
+
+@pytest.mark.parametrize("next_url", ["/x\x00", "/x\r\nSet-Cookie: a=b", "/%0d%0aLocation:x"])
+def test_a_hostile_next_page_never_breaks_the_vote_or_the_headers(client, poll, next_url):
+    response = client.post(vote_url(poll), {"choice": poll.choices.first().pk, "next": next_url})
+    assert response.status_code == HTTPStatus.FOUND
+    assert "\n" not in response["Location"]
+    assert "Set-Cookie: a" not in str(response.headers)
+    assert counts(poll) == [1, 0, 0]
+
+
+def test_the_form_shown_again_keeps_the_page_to_return_to(client, poll):
+    response = client.post(vote_url(poll), {"next": "/articles/some-article/"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert 'name="next" value="/articles/some-article/"' in response.text
+    without_next = Client().post(vote_url(poll), {})
+    assert f'name="next" value="{poll.get_absolute_url()}"' in without_next.text
