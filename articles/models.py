@@ -223,13 +223,12 @@ class Article(models.Model):
         return reverse("articles:detail", kwargs={"slug": self.slug})
 
     def clean(self):
-        errors = {}
-        if self.image and not self.image_alt.strip():
-            errors["image_alt"] = "Describe the image for readers who cannot see it."
         if self.status == self.Status.PUBLISHED and self.published_at is None:
             self.published_at = timezone.now()
-        if errors:
-            raise ValidationError(errors)
+        if self.image and not self.image_alt.strip():
+            raise ValidationError(
+                {"image_alt": "Describe the image for readers who cannot see it."}
+            )
 
     def get_disclaimer(self):
         """The article's own disclaimer, else the site default."""

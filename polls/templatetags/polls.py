@@ -13,7 +13,5 @@ def poll_box(context, poll):
     request = context["request"]
     return {
         **poll_context(request, poll, next_url=request.get_full_path()),
-        "request": request,
-        "csrf_token": context.get("csrf_token"),
-        "in_box": True,
+        "csrf_token": context.get("csrf_token"),  # for {% csrf_token %} in the box's form
     }
