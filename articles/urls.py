@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .feeds import LatestArticlesFeed
 
 app_name = "articles"
 
@@ -9,4 +10,5 @@ urlpatterns = [
     path("articles/<slug:slug>/", views.ArticleDetailView.as_view(), name="detail"),
     path("topics/<slug:slug>/", views.TopicArticleListView.as_view(), name="topic"),
     path("legal/", views.LegalStatementView.as_view(), name="legal"),
+    path("feed/", LatestArticlesFeed(), name="feed"),
 ]

@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
+
+from articles.sitemaps import ArticleSitemap, TopicSitemap
 
 admin.site.site_header = "PsyWeb administration"
 admin.site.site_title = "PsyWeb admin"
@@ -9,6 +12,12 @@ admin.site.site_title = "PsyWeb admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("polls/", include("polls.urls")),
+    path(
+        "sitemap.xml",
+        sitemap,
+        {"sitemaps": {"articles": ArticleSitemap, "topics": TopicSitemap}},
+        name="django.contrib.sitemaps.views.sitemap",
+    ),
     path("", include("articles.urls")),
 ]
 

@@ -271,3 +271,27 @@ def test_pages_load_nothing_from_another_origin(client, make_article):
     assert "default-src 'self'" in response["Content-Security-Policy"]
     assert "http://" not in response.text.replace('href="http', "")
     assert "<script" not in response.text
+
+
+# Feed and sitemap
+
+
+def test_feed_lists_published_articles_only(client, make_article):
+    make_article(title="Out now", summary="What it says.")
+    make_article(title="Not yet", status=Article.Status.DRAFT)
+    response = client.get(reverse("articles:feed"))
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"].startswith("application/rss+xml")
+    assert "<title>Out now</title>" in response.text
+    assert "What it says." in response.text
+    assert "Not yet" not in response.text
+
+
+def test_sitemap_lists_published_articles_and_their_topics(client, make_article, topic):
+    public = make_article(topic=topic)
+    draft = make_article(status=Article.Status.DRAFT)
+    response = client.get("/sitemap.xml")
+    assert response.status_code == HTTPStatus.OK
+    assert f"http://testserver{public.get_absolute_url()}</loc>" in response.text
+    assert f"http://testserver{topic.get_absolute_url()}</loc>" in response.text
+    assert draft.get_absolute_url() not in response.text
