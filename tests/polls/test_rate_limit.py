@@ -1,5 +1,6 @@
 """The per-address limit: accepted votes per hour per address per poll, kept in the shared cache."""
 
+import socket
 from http import HTTPStatus
 
 import pytest
@@ -117,3 +118,18 @@ def test_client_address(settings, proxies, forwarded, expected):
     settings.TRUSTED_PROXY_COUNT = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == expected
+
+
+def test_votes_still_count_when_the_cache_is_down(poll, limit_two, settings, caplog):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        }
+    }
+    assert [vote_from(poll).status_code for _ in range(3)] == [HTTPStatus.FOUND] * 3
+    assert Vote.objects.count() == 3
+    assert "Vote limit skipped: the cache cannot be reached." in caplog.text
