@@ -39,6 +39,8 @@ def return_url(request, poll):
 def poll_context(request, poll, *, form=None, next_url=None, message=None):
     """What every view of a poll shows one visitor: the form, or the results, or both."""
     voted = has_voted(request, poll)
+    if not voted and poll.is_open() and not request.user.is_authenticated:
+        voters.get_or_issue_token(request)
     return {
         "poll": poll,
         "form": form or VoteForm(poll),
@@ -83,7 +85,7 @@ def vote(request, slug):
         context = poll_context(request, poll, form=form)
         return render(request, "polls/poll_detail.html", context, status=HTTPStatus.BAD_REQUEST)
 
-    token = voters.voter_token(request) or voters.new_voter_token()
+    token = voters.get_or_issue_token(request)
     limit = AddressLimit(request, poll)
     if not limit.reserve():
         response = render(
@@ -104,10 +106,7 @@ def vote(request, slug):
         limit.release()
         return _rejected(request, poll, form, rejection)
 
-    response = redirect(return_url(request, poll))
-    if voters.voter_token(request) != token:
-        voters.remember_voter(response, token)
-    return response
+    return redirect(return_url(request, poll))
 
 
 def _rejected(request, poll, form, rejection):

@@ -34,6 +34,20 @@ def new_voter_token():
     return secrets.token_urlsafe(32)
 
 
+def get_or_issue_token(request):
+    """The visitor's token; a visitor without one is given one, sent back in a cookie.
+
+    Called wherever a vote form is shown, so a visitor holds their token before they vote:
+    two clicks on "Vote" then carry the same token, and the second is refused. (If the token
+    were only made when the vote arrives, each of two simultaneous clicks would make its own.)
+    VoterCookieMiddleware sets the cookie on the response.
+    """
+    token = voter_token(request) or getattr(request, "issued_voter_token", None)
+    if token is None:
+        token = request.issued_voter_token = new_voter_token()
+    return token
+
+
 def voter_key(request, token=None):
     """The key a ballot is stored under, or None for a visitor with no token yet."""
     user = getattr(request, "user", None)

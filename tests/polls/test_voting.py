@@ -238,3 +238,23 @@ def test_the_form_shown_again_keeps_the_page_to_return_to(client, poll):
     assert 'name="next" value="/articles/some-article/"' in response.text
     without_next = Client().post(vote_url(poll), {})
     assert f'name="next" value="{poll.get_absolute_url()}"' in without_next.text
+
+
+def test_a_new_visitor_gets_a_voter_token_with_the_form(client, poll, make_article):
+    page = client.get(make_article(poll=poll).get_absolute_url())
+    assert page.cookies[COOKIE_NAME]["httponly"]
+    again = client.get(poll.get_absolute_url())
+    assert COOKIE_NAME not in again.cookies  # kept, not replaced
+
+
+def test_two_clicks_of_a_first_time_visitor_count_once(client, poll):
+    client.get(poll.get_absolute_url())
+    first = client.post(vote_url(poll), {"choice": poll.choices.first().pk})
+    second = client.post(vote_url(poll), {"choice": poll.choices.first().pk})
+    assert (first.status_code, second.status_code) == (HTTPStatus.FOUND, HTTPStatus.CONFLICT)
+    assert counts(poll) == [1, 0, 0]
+
+
+def test_signed_in_users_get_no_voter_cookie(client, poll, admin_user):
+    client.force_login(admin_user)
+    assert COOKIE_NAME not in client.get(poll.get_absolute_url()).cookies
