@@ -8,15 +8,17 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-sqlite test-postgres lint format migrations-check clean
+.PHONY: help run serve test test-sqlite test-postgres lint format bench clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the demo content and serve on http://127.0.0.1:$(PORT)"
 	@echo "make test    run the tests on SQLite, then on PostgreSQL when one answers"
 	@echo "make serve   serve the site without setting anything up"
 	@echo "make lint    ruff check and format check, and makemigrations --check"
+	@echo "make bench   vote storm: gunicorn on PostgreSQL, 400 visitors voting at once (bench/)"
 	@echo "make format  apply ruff's fixes and formatting"
 
 # The venv is rebuilt when a requirements file changes.
@@ -64,6 +66,10 @@ test-postgres: $(VENV)/.requirements-dev
 	fi; \
 	echo "== Test pass on PostgreSQL ($(TEST_DATABASE_URL)), cache $$cache =="; \
 	DATABASE_URL="$(TEST_DATABASE_URL)" CACHE_URL="$$cache" $(PY) -m pytest $(PYTEST_ARGS)
+
+# Needs PostgreSQL on 127.0.0.1:5432; see bench/README.md. BENCH_ARGS="--visitors 1000" etc.
+bench: $(VENV)/.requirements
+	$(PY) bench/vote_storm.py --json bench-results/vote-storm.json $(BENCH_ARGS)
 
 lint: $(VENV)/.requirements-dev
 	$(VENV)/bin/ruff check .
