@@ -95,7 +95,7 @@ def test_article_on_a_phone_has_no_sideways_scroll_and_readable_text(new_visitor
     assert layout["articleText"], "no article text found"
     assert min(layout["articleText"]) >= 16, layout
     # The poll box is still there, below the article, inside the screen's width.
-    poll_box = page.locator("section", has=page.get_by_role("heading", name="PsyWeb Poll"))
+    poll_box = page.get_by_role("complementary", name="PsyWeb Poll")
     box = poll_box.bounding_box()
     assert box["x"] >= 0, box
     assert box["x"] + box["width"] <= PHONE["width"], box

@@ -15,7 +15,7 @@ NO_CHOICE = re.compile("Please choose an answer", re.IGNORECASE)
 
 
 def poll_box(page):
-    return page.locator("section", has=page.get_by_role("heading", name="PsyWeb Poll", exact=True))
+    return page.get_by_role("complementary", name="PsyWeb Poll", exact=True)
 
 
 def article_url_pattern(live_server):
