@@ -2,6 +2,7 @@ import csv
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -21,7 +22,14 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
-    list_display = ["question", "opens_at", "closes_at", "results_visibility", "is_featured"]
+    list_display = [
+        "question",
+        "opens_at",
+        "closes_at",
+        "results_visibility",
+        "is_featured",
+        "vote_total",
+    ]
     list_filter = ["is_featured", "results_visibility", "opens_at"]
     search_fields = ["question"]
     date_hierarchy = "opens_at"
@@ -37,6 +45,13 @@ class PollAdmin(admin.ModelAdmin):
         ),
         ("Results", {"fields": ["results"]}),
     ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(vote_total=Sum("choices__votes"))
+
+    @admin.display(description="Total votes", ordering="vote_total")
+    def vote_total(self, poll):
+        return poll.vote_total or 0
 
     def get_urls(self):
         return [

@@ -34,6 +34,11 @@ def test_anonymous_users_are_sent_to_log_in(client, model):
     assert response["Location"].startswith(reverse("admin:login"))
 
 
+def test_poll_list_shows_each_polls_total(admin_client, voted_poll):
+    response = admin_client.get(reverse("admin:polls_poll_changelist"))
+    assert '<td class="field-vote_total">3</td>' in response.text
+
+
 def test_poll_change_page_shows_results_and_read_only_counts(admin_client, voted_poll):
     response = admin_client.get(reverse("admin:polls_poll_change", args=[voted_poll.pk]))
     assert response.status_code == HTTPStatus.OK
