@@ -118,7 +118,7 @@ def _csv_safe(text):
 class VoteAdmin(admin.ModelAdmin):
     """Ballots. Staff may enter one (a paper ballot, say) or delete some; counts follow."""
 
-    list_display = ["pk", "poll", "choice"]
+    list_display = ["poll", "choice"]
     list_filter = ["poll"]
     list_select_related = ["poll", "choice"]
     fields = ["poll", "choice"]
@@ -135,7 +135,7 @@ class VoteAdmin(admin.ModelAdmin):
         obj.pk = services.record_vote(
             poll=obj.poll,
             choice_id=obj.choice_id,
-            voter_key=voters.key_for_token(voters.new_voter_token()),
+            voter_key=voters.key_for_token(obj.poll, voters.new_voter_token()),
         ).pk
 
     def delete_model(self, request, obj):

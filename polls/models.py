@@ -1,3 +1,5 @@
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Sum
@@ -122,20 +124,25 @@ class Choice(models.Model):
 
 
 class Vote(models.Model):
-    """One accepted ballot. It names no person and no address, only a keyed hash of the voter."""
+    """One accepted ballot. It names no person and no address, only a keyed hash of the voter.
 
+    Its id is random and it has no timestamp, so the order in which ballots were cast cannot
+    be read back and matched against a web server's access log.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="ballots")
     choice = models.ForeignKey(Choice, on_delete=models.CASCADE, related_name="ballots")
     voter_key = models.CharField(max_length=64, editable=False)
 
     class Meta:
-        ordering = ["pk"]
+        ordering = ["poll", "choice"]
         constraints = [
             models.UniqueConstraint(fields=["poll", "voter_key"], name="one_ballot_per_voter"),
         ]
 
     def __str__(self):
-        return f"Ballot {self.pk} in “{self.poll}”"
+        return f"A ballot in “{self.poll}”"
 
     def get_absolute_url(self):
         return self.poll.get_absolute_url()

@@ -6,18 +6,19 @@ in the cache and is replaced every day, so yesterday's keys cannot be linked to 
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60 * 60
-CACHE_ERRORS = (RedisError, OSError)
+# An IPv6 subscriber is usually given a whole /64, so the limit counts per /64.
+IPV6_PREFIX = 64
 
 
 def client_address(request):
@@ -39,6 +40,23 @@ def client_address(request):
     return forwarded[-proxies]
 
 
+def limited_network(address):
+    """What the limit counts: an IPv4 address, or the /64 an IPv6 address belongs to.
+
+    An IPv4 address written as IPv6 (::ffff:203.0.113.5) counts as that IPv4 address.
+    Anything that is not an address is counted as the text it is.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip().split("%")[0])
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
+
+
 def _daily_salt(today):
     key = f"polls:address-salt:{today.isoformat()}"
     salt = secrets.token_hex(32)
@@ -47,44 +65,41 @@ def _daily_salt(today):
     return cache.get(key) or salt
 
 
-def _counter_key(poll, address, now):
-    salt = _daily_salt(now.date())
-    digest = hmac.new(salt.encode(), address.encode(), hashlib.sha256).hexdigest()
-    window = int(now.timestamp()) // WINDOW_SECONDS
-    return f"polls:address-votes:{poll.pk}:{window}:{digest}"
-
-
 class AddressLimit:
     """Reserve one of an address's accepted votes for this hour, and give it back if unused.
 
-    The reservation is an atomic increment, so simultaneous requests cannot slip past the
-    limit together. If the cache cannot be reached the vote is let through (the one-ballot
-    rule in the database still holds) and the failure is logged.
+    The reservation is an increment, atomic on Redis, so simultaneous requests cannot slip
+    past the limit together. If the cache fails, the vote is let through (the one-ballot rule
+    in the database still holds) and the failure is logged.
     """
 
     def __init__(self, request, poll):
         self.limit = settings.POLL_IP_VOTE_LIMIT
+        now = timezone.now()
+        window = int(now.timestamp()) // WINDOW_SECONDS
+        self.retry_after = (window + 1) * WINDOW_SECONDS - int(now.timestamp())
         self.key = None
         if self.limit <= 0:
             return
-        now = timezone.now()
         try:
-            self.key = _counter_key(poll, client_address(request), now)
-        except CACHE_ERRORS:
+            salt = _daily_salt(now.date())
+        except Exception:
             logger.warning("Vote limit skipped: the cache cannot be reached.", exc_info=True)
-        self.retry_after = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+            return
+        network = limited_network(client_address(request))
+        digest = hmac.new(salt.encode(), network.encode(), hashlib.sha256).hexdigest()
+        self.key = f"polls:address-votes:{poll.pk}:{window}:{digest}"
 
     def reserve(self):
         """True if the address may cast one more vote now."""
         if self.key is None:
             return True
         try:
-            cache.add(self.key, 0, timeout=WINDOW_SECONDS + 60)
+            cache.add(self.key, 0, timeout=self.retry_after + 60)
             used = cache.incr(self.key)
-        except ValueError:  # the window expired between add and incr
-            cache.add(self.key, 1, timeout=WINDOW_SECONDS + 60)
-            used = 1
-        except CACHE_ERRORS:
+            # Some backends (files, database) rewrite the entry with the default timeout.
+            cache.touch(self.key, self.retry_after + 60)
+        except Exception:
             logger.warning("Vote limit skipped: the cache cannot be reached.", exc_info=True)
             self.key = None
             return True
@@ -94,9 +109,11 @@ class AddressLimit:
         return True
 
     def release(self):
+        """Give back a reservation whose vote was not counted."""
         if self.key is None:
             return
         try:
             cache.decr(self.key)
-        except (ValueError, *CACHE_ERRORS):
-            pass
+            cache.touch(self.key, self.retry_after + 60)
+        except Exception:
+            logger.warning("Could not give back a vote-limit reservation.", exc_info=True)

@@ -16,7 +16,7 @@ from .ratelimit import AddressLimit
 
 
 def has_voted(request, poll):
-    key = voters.voter_key(request)
+    key = voters.voter_key(request, poll)
     return key is not None and Vote.objects.filter(poll=poll, voter_key=key).exists()
 
 
@@ -100,11 +100,14 @@ def vote(request, slug):
         services.record_vote(
             poll=poll,
             choice_id=form.cleaned_data["choice"],
-            voter_key=voters.voter_key(request, token),
+            voter_key=voters.voter_key(request, poll, token),
         )
     except services.VoteRejected as rejection:
         limit.release()
         return _rejected(request, poll, form, rejection)
+    except Exception:
+        limit.release()  # e.g. the database went away: the vote was not counted
+        raise
 
     return redirect(return_url(request, poll))
 

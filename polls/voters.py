@@ -1,8 +1,9 @@
 """Who is voting, without knowing who anyone is.
 
 A visitor's browser holds a random token in a signed, HttpOnly cookie. The database only ever
-sees an HMAC of that token (or, for a signed-in user, of the user id) under a secret from the
-environment: enough to refuse a second ballot, useless for finding out who cast the first.
+sees an HMAC, under a secret from the environment, of the poll and that token (or, for a
+signed-in user, the poll and the user id): enough to refuse a second ballot in the same poll,
+useless for finding out who cast the first or which other polls they answered.
 """
 
 import hashlib
@@ -48,17 +49,21 @@ def get_or_issue_token(request):
     return token
 
 
-def voter_key(request, token=None):
-    """The key a ballot is stored under, or None for a visitor with no token yet."""
+def voter_key(request, poll, token=None):
+    """The key this visitor's ballot in `poll` is stored under; None with no token yet.
+
+    The poll is part of the hashed message, so one voter's keys differ from poll to poll:
+    their ballots in different polls cannot be joined into a profile.
+    """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return _hmac(f"user:{user.pk}")
+        return _hmac(f"poll:{poll.pk}:user:{user.pk}")
     token = token or voter_token(request)
-    return key_for_token(token) if token else None
+    return key_for_token(poll, token) if token else None
 
 
-def key_for_token(token):
-    return _hmac(f"token:{token}")
+def key_for_token(poll, token):
+    return _hmac(f"poll:{poll.pk}:token:{token}")
 
 
 def remember_voter(response, token):

@@ -1,6 +1,7 @@
 """An answer about antidepressants is health data: nothing stored may lead back to the voter."""
 
 import pickle
+import uuid
 import zlib
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+
+from polls.models import Vote
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +84,24 @@ def test_anonymous_voter_key_is_not_the_cookie_token(client, poll):
     )
     token = response.cookies["psyweb_voter"].value.split(":")[0]
     assert token not in poll.ballots.get().voter_key
+
+
+def test_one_voters_ballots_in_two_polls_cannot_be_joined(make_poll, admin_user):
+    one, two = make_poll(), make_poll()
+    anonymous, signed_in = Client(), Client()
+    signed_in.force_login(admin_user)
+    for visitor in (anonymous, signed_in):
+        for poll in (one, two):
+            visitor.post(
+                reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk}
+            )
+    keys = list(Vote.objects.values_list("voter_key", flat=True))
+    assert len(keys) == len(set(keys)) == 4
+
+
+def test_ballot_ids_do_not_give_away_the_order_of_voting(poll):
+    for _ in range(3):
+        Client().post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
+    ids = list(Vote.objects.values_list("pk", flat=True))
+    assert all(isinstance(ballot_id, uuid.UUID) and ballot_id.version == 4 for ballot_id in ids)
+    assert not {field.name for field in Vote._meta.get_fields()} & {"created", "created_at", "time"}

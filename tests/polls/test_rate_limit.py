@@ -1,14 +1,18 @@
 """The per-address limit: accepted votes per hour per address per poll, kept in the shared cache."""
 
+import pickle
 import socket
+import time
 from http import HTTPStatus
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from polls.models import Vote
-from polls.ratelimit import client_address
+from polls.ratelimit import AddressLimit, client_address, limited_network
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +137,51 @@ def test_votes_still_count_when_the_cache_is_down(poll, limit_two, settings, cap
     assert [vote_from(poll).status_code for _ in range(3)] == [HTTPStatus.FOUND] * 3
     assert Vote.objects.count() == 3
     assert "Vote limit skipped: the cache cannot be reached." in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("not an address", "not an address"),
+        ("", ""),
+    ],
+)
+def test_limited_network(address, network):
+    assert limited_network(address) == network
+
+
+def test_addresses_of_one_ipv6_subscriber_share_the_limit(poll, limit_two):
+    statuses = [vote_from(poll, f"2001:db8:1:2::{n}").status_code for n in range(1, 4)]
+    assert statuses == [HTTPStatus.FOUND, HTTPStatus.FOUND, HTTPStatus.TOO_MANY_REQUESTS]
+    assert vote_from(poll, "2001:db8:1:3::1").status_code == HTTPStatus.FOUND
+
+
+def test_an_ipv4_address_written_as_ipv6_is_the_same_address(poll, limit_two):
+    vote_from(poll, "203.0.113.5")
+    vote_from(poll, "203.0.113.5")
+    assert vote_from(poll, "::ffff:203.0.113.5").status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def seconds_left(key):
+    """How long the shared cache will keep `key`, read from the cache itself."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend.endswith("RedisCache"):
+        return cache._cache.get_client().ttl(cache.make_and_validate_key(key))
+    if backend.endswith("FileBasedCache"):
+        with open(cache._key_to_file(key), "rb") as file:
+            return pickle.load(file) - time.time()  # noqa: S301 - our own cache's header
+    raise AssertionError(f"Unexpected cache backend {backend}")
+
+
+def test_the_count_is_kept_for_the_rest_of_the_hour(poll, limit_two):
+    vote_from(poll, "203.0.113.7")
+    limit = AddressLimit(RequestFactory().post("/", REMOTE_ADDR="203.0.113.7"), poll)
+    assert cache.get(limit.key) == 1
+    # Kept until a minute after the window ends (not the backend's 300-second default).
+    assert abs(seconds_left(limit.key) - (limit.retry_after + 60)) < 5
