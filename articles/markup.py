@@ -3,6 +3,7 @@
 import markdown
 import nh3
 from markdown.extensions import Extension
+from markdown.extensions.toc import slugify
 from markdown.treeprocessors import Treeprocessor
 
 # What an article body may contain. No <img>: an image URL in the body could load from
@@ -40,6 +41,11 @@ class DemoteTopHeadingsExtension(Extension):
         md.treeprocessors.register(_DemoteTopHeadings(md), "demote_top_headings", 30)
 
 
+def heading_id(value, separator):
+    """Ids for headings, prefixed so they never clash with the page's own ids (poll-…, main-…)."""
+    return f"section-{slugify(value, separator)}"
+
+
 def render_markdown(text):
     """Render Markdown to HTML and sanitize it.
 
@@ -50,6 +56,7 @@ def render_markdown(text):
     html = markdown.markdown(
         text,
         extensions=["extra", "sane_lists", DemoteTopHeadingsExtension(), "toc"],
+        extension_configs={"toc": {"slugify": heading_id}},
         output_format="html",
     )
     return nh3.clean(

@@ -18,6 +18,10 @@ class ChoiceInline(admin.TabularInline):
     fields = ["text", "order", "votes"]
     readonly_fields = ["votes"]  # counts are written by polls.services only
     extra = 3
+    min_num = 2
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
 @admin.register(Poll)
@@ -47,7 +51,13 @@ class PollAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(vote_total=Sum("choices__votes"))
+        # An aggregate drops Meta.ordering, so it is given again (the autocomplete pages).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(vote_total=Sum("choices__votes"))
+            .order_by(*Poll._meta.ordering)
+        )
 
     @admin.display(description="Total votes", ordering="vote_total")
     def vote_total(self, poll):
@@ -56,7 +66,7 @@ class PollAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<path:object_id>/results.csv",
+                "<int:object_id>/results.csv",
                 self.admin_site.admin_view(self.results_csv),
                 name="polls_poll_results_csv",
             ),
@@ -126,6 +136,14 @@ class VoteAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["poll", "choice"] if obj else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "choice":
+            # Name each answer with its question: many polls share answers like "Yes".
+            field.queryset = field.queryset.select_related("poll").order_by("poll", "order")
+            field.label_from_instance = lambda choice: f"{choice.poll.question} — {choice.text}"
+        return field
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -85,7 +85,7 @@ def test_staff_write_an_article_as_a_draft_then_publish_it(admin_client, admin_u
     assert not Article.objects.published().exists()
 
     preview = admin_client.get(admin_url(Article, "change", article.pk))
-    assert '<h2 id="why">Why</h2>' in preview.text
+    assert '<h2 id="section-why">Why</h2>' in preview.text
     assert f'href="{article.get_absolute_url()}"' in preview.text
 
     admin_client.post(

@@ -24,8 +24,11 @@ def test_load_demo_publishes_the_seed_article(client):
     assert response.status_code == HTTPStatus.OK
     text = response.text
     assert "Rejection While Depressed: Why It’s So Painful</h1>" in text
-    assert '<h2 id="natural-opioids-and-depression">Natural Opioids and Depression</h2>' in text
-    assert '<h2 id="less-social-motivation">Less Social Motivation</h2>' in text
+    assert (
+        '<h2 id="section-natural-opioids-and-depression">Natural Opioids and Depression</h2>'
+        in text
+    )
+    assert '<h2 id="section-less-social-motivation">Less Social Motivation</h2>' in text
     assert "<li>Only the non-depressed participants had an increased desire" in text
     assert "<blockquote>\n<p>“Altered opioid activity in depression" in text
     assert "Brain Behavior Research Foundation" in text

@@ -62,7 +62,7 @@ def test_images_in_the_body_are_dropped_so_no_third_party_is_contacted():
 
 
 def test_top_level_heading_becomes_h2_because_the_title_is_the_h1():
-    assert render_markdown("# Findings") == '<h2 id="findings">Findings</h2>'
+    assert render_markdown("# Findings") == '<h2 id="section-findings">Findings</h2>'
 
 
 def test_markdown_structure_is_kept():
@@ -70,3 +70,10 @@ def test_markdown_structure_is_kept():
     assert "<h2" in html
     assert "<ol>\n<li>one</li>" in html
     assert "<blockquote>\n<p>quoted</p>\n</blockquote>" in html
+
+
+def test_heading_ids_cannot_clash_with_the_pages_own_ids():
+    html = render_markdown("## Main content\n\n## Poll antidepressants")
+    assert 'id="main-content"' not in html
+    assert 'id="poll-antidepressants"' not in html
+    assert '<h2 id="section-main-content">Main content</h2>' in html

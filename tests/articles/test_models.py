@@ -97,7 +97,7 @@ def test_database_rejects_an_image_without_alt_text(make_article):
 
 def test_body_is_rendered_to_html_when_saved(make_article):
     article = make_article(body="## Findings\n\n1. one\n2. two")
-    assert '<h2 id="findings">Findings</h2>' in article.body_html
+    assert '<h2 id="section-findings">Findings</h2>' in article.body_html
     assert "<ol>" in article.body_html
 
 

@@ -88,7 +88,7 @@ def test_article_page_shows_everything_the_seed_page_shows(
     assert response.status_code == HTTPStatus.OK
     assert "<h1" in response.text
     assert "Rejection While Depressed</h1>" in response.text
-    assert '<h2 id="natural-opioids">Natural Opioids</h2>' in response.text
+    assert '<h2 id="section-natural-opioids">Natural Opioids</h2>' in response.text
     assert "<li>First finding</li>" in response.text
     assert "Source:\n          Brain Behavior Research Foundation" in response.text
     assert "Photo credit:\n          Luis Sarabia / flickr creative commons" in response.text
@@ -241,7 +241,7 @@ def test_legal_statement_page_renders_its_markdown(client, legal):
     response = client.get(reverse("articles:legal"))
     assert response.status_code == HTTPStatus.OK
     assert "Legal Statement</h1>" in response.text
-    assert '<h2 id="terms">Terms</h2>' in response.text
+    assert '<h2 id="section-terms">Terms</h2>' in response.text
 
 
 def test_legal_statement_is_404_until_staff_write_one(client):

@@ -196,3 +196,45 @@ def test_recount_votes_names_an_unknown_poll(db):
 
     with pytest.raises(CommandError, match="No poll with slug: nope"):
         call_command("recount_votes", "nope")
+
+
+def test_a_poll_needs_at_least_two_answers(admin_client):
+    data = {
+        "question": "Empty?",
+        "slug": "empty",
+        "opens_at_0": "2026-01-01",
+        "opens_at_1": "00:00:00",
+        "results_visibility": "always",
+        "choices-TOTAL_FORMS": "1",
+        "choices-INITIAL_FORMS": "0",
+        "choices-MIN_NUM_FORMS": "2",
+        "choices-MAX_NUM_FORMS": "1000",
+        "choices-0-text": "Only one",
+        "choices-0-order": "1",
+    }
+    response = admin_client.post(reverse("admin:polls_poll_add"), data)
+    assert response.status_code == HTTPStatus.OK
+    assert not Poll.objects.filter(slug="empty").exists()
+
+
+def test_results_csv_of_an_unknown_or_malformed_id_is_not_a_server_error(admin_client):
+    response = admin_client.get("/admin/polls/poll/abc/results.csv", follow=True)
+    assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
+    assert admin_client.get("/admin/polls/poll/999999/results.csv").status_code == 404
+
+
+def test_poll_autocomplete_for_articles_is_ordered(admin_client, make_poll):
+    for _ in range(3):
+        make_poll()
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "articles", "model_name": "article", "field_name": "poll"},
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert len(response.json()["results"]) == 3
+
+
+def test_the_ballot_form_names_each_answer_with_its_question(admin_client, make_poll):
+    make_poll(question="Do you sleep well?", choices=["Yes", "No"])
+    response = admin_client.get(reverse("admin:polls_vote_add"))
+    assert "Do you sleep well? — Yes" in response.text
