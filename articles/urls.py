@@ -1,5 +1,7 @@
 from django.urls import path
 
+from psyweb.decorators import read_only
+
 from . import views
 from .feeds import LatestArticlesFeed
 
@@ -10,5 +12,5 @@ urlpatterns = [
     path("articles/<slug:slug>/", views.ArticleDetailView.as_view(), name="detail"),
     path("topics/<slug:slug>/", views.TopicArticleListView.as_view(), name="topic"),
     path("legal/", views.LegalStatementView.as_view(), name="legal"),
-    path("feed/", LatestArticlesFeed(), name="feed"),
+    path("feed/", read_only(LatestArticlesFeed()), name="feed"),
 ]

@@ -1,8 +1,13 @@
+from django.utils.cache import patch_cache_control
+
 from . import voters
 
 
 class VoterCookieMiddleware:
-    """Send a newly issued voter token back to the browser (see voters.get_or_issue_token)."""
+    """Send a newly issued voter token back to the browser (see voters.get_or_issue_token).
+
+    Such a response belongs to one visitor, so no shared cache may keep it.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -12,4 +17,5 @@ class VoterCookieMiddleware:
         token = getattr(request, "issued_voter_token", None)
         if token is not None:
             voters.remember_voter(response, token)
+            patch_cache_control(response, private=True)
         return response

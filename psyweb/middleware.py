@@ -3,7 +3,7 @@
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -49,9 +49,12 @@ class FriendlyErrorsMiddleware:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         logger.error("Database unavailable: %s", exception, exc_info=exception)
-        response = HttpResponse(
-            render_to_string("503.html", request=request),
-            status=503,
-        )
+        if request.path.endswith(".json"):
+            response = JsonResponse(
+                {"error": "The site is briefly unavailable. Please try again in a minute."},
+                status=503,
+            )
+        else:
+            response = HttpResponse(render_to_string("503.html", request=request), status=503)
         response["Retry-After"] = str(self.retry_after_seconds)
         return response

@@ -6,6 +6,8 @@ from django.urls import include, path
 
 from articles.sitemaps import ArticleSitemap, TopicSitemap
 
+from .decorators import read_only
+
 admin.site.site_header = "PsyWeb administration"
 admin.site.site_title = "PsyWeb admin"
 
@@ -14,7 +16,7 @@ urlpatterns = [
     path("polls/", include("polls.urls")),
     path(
         "sitemap.xml",
-        sitemap,
+        read_only(sitemap),
         {"sitemaps": {"articles": ArticleSitemap, "topics": TopicSitemap}},
         name="django.contrib.sitemaps.views.sitemap",
     ),

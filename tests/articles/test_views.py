@@ -94,7 +94,8 @@ def test_article_page_shows_everything_the_seed_page_shows(
     assert "Photo credit:\n          Luis Sarabia / flickr creative commons" in response.text
     assert default_disclaimer.text in response.text
     assert f'<a href="{reverse("articles:legal")}">Legal Statement</a>' in response.text
-    assert f'datetime="{article.published_at.isoformat()}"' in response.text
+    # A valid HTML datetime: whole seconds (at most 3 decimals are allowed) and an offset.
+    assert f'datetime="{article.published_at:%Y-%m-%dT%H:%M:%S+0000}"' in response.text
 
 
 def test_article_links_its_source_and_credit_when_they_have_urls(client, make_article):

@@ -149,7 +149,7 @@ def test_an_unknown_poll_is_a_404(client):
 def test_get_on_the_vote_address_is_a_405_page(client, poll):
     response = client.get(vote_url(poll))
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == "OPTIONS, POST"
     assert "This page cannot do that" in response.text
 
 
@@ -258,3 +258,43 @@ def test_two_clicks_of_a_first_time_visitor_count_once(client, poll):
 def test_signed_in_users_get_no_voter_cookie(client, poll, admin_user):
     client.force_login(admin_user)
     assert COOKIE_NAME not in client.get(poll.get_absolute_url()).cookies
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_other_methods_on_the_vote_address_are_405_not_a_csrf_page(poll, method):
+    response = getattr(Client(enforce_csrf_checks=True), method)(vote_url(poll))
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert "This page cannot do that" in response.text
+
+
+def test_a_next_page_that_is_the_vote_address_is_not_followed(client, poll):
+    response = client.post(
+        vote_url(poll), {"choice": poll.choices.first().pk, "next": vote_url(poll)}
+    )
+    assert response["Location"] == f"{reverse('polls:results', args=[poll.slug])}#poll-{poll.slug}"
+
+
+def test_thanks_right_after_voting_then_a_plain_reminder(client, poll):
+    client.post(vote_url(poll), {"choice": poll.choices.first().pk})
+    first = client.get(poll.get_absolute_url())
+    later = client.get(poll.get_absolute_url())
+    assert "Thank you for voting." in first.text
+    assert "Thank you for voting." not in later.text
+    assert "You have voted in this poll." in later.text
+
+
+def test_a_scheduled_poll_is_not_found_by_the_public_but_staff_preview_it(
+    client, admin_client, make_poll, now
+):
+    poll = make_poll(opens_at=now + datetime.timedelta(days=1))
+    for name in ("polls:detail", "polls:results", "polls:results_json"):
+        url = reverse(name, args=[poll.slug])
+        assert client.get(url).status_code == HTTPStatus.NOT_FOUND
+        assert admin_client.get(url).status_code == HTTPStatus.OK
+    assert "This poll opens on" in admin_client.get(poll.get_absolute_url()).text
+
+
+def test_a_page_that_issues_a_voter_token_is_not_shared_by_caches(client, poll):
+    response = client.get(poll.get_absolute_url())
+    assert COOKIE_NAME in response.cookies
+    assert "private" in response["Cache-Control"]

@@ -1,5 +1,6 @@
 """Every bad request is answered with the site's own page and a message a person understands."""
 
+import json
 import socket
 from http import HTTPStatus
 
@@ -62,3 +63,26 @@ def test_database_outage_gets_a_503_page_not_a_traceback():
     assert status_line.split() == ["503", "30"], result.stderr
     assert "PsyWeb is briefly unavailable" in page
     assert "Traceback" not in page
+
+
+@pytest.mark.parametrize("url", ["/feed/", "/sitemap.xml"])
+def test_posting_to_the_feed_or_sitemap_is_405(url):
+    response = Client(enforce_csrf_checks=True).post(url)
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert "This page cannot do that" in response.text
+
+
+def test_database_outage_on_a_json_address_answers_json():
+    result = run_django(
+        "from django.test import Client\n"
+        "r = Client().get('/polls/x/results.json', headers={'host': 'localhost'})\n"
+        "print(r.status_code, r['Content-Type'])\n"
+        "print(r.content.decode())",
+        SECRET_KEY="k",
+        SECURE_SSL_REDIRECT="False",
+        ALLOWED_HOSTS="localhost",
+        DATABASE_URL=f"postgres://nobody@127.0.0.1:{closed_port()}/psyweb?connect_timeout=2",
+    )
+    status_line, _, body = result.stdout.partition("\n")
+    assert status_line.split() == ["503", "application/json"], result.stderr
+    assert "briefly unavailable" in json.loads(body)["error"]
