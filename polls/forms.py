@@ -19,3 +19,8 @@ class VoteForm(forms.Form):
         # The poll's choices are prefetched, so building the form costs no query.
         self.fields["choice"].choices = [(c.pk, c.text) for c in poll.choices.all()]
         self.fields["choice"].label = poll.question
+
+    def clean_choice(self):
+        if len(self.data.getlist("choice")) > 1:
+            raise forms.ValidationError("Please choose only one answer.")
+        return self.cleaned_data["choice"]

@@ -1,7 +1,8 @@
 """The per-address limit on accepted votes, kept in the shared cache.
 
-The address itself is never stored: the cache holds an HMAC of it under a salt that lives only
-in the cache and is replaced every day, so yesterday's keys cannot be linked to anyone.
+The address itself is never stored: the cache holds an HMAC of it under the server's secret and
+a salt that lives only in the cache and is replaced every day, so yesterday's keys cannot be
+linked to anyone.
 """
 
 import hashlib
@@ -87,7 +88,10 @@ class AddressLimit:
             logger.warning("Vote limit skipped: the cache cannot be reached.", exc_info=True)
             return
         network = limited_network(client_address(request))
-        digest = hmac.new(salt.encode(), network.encode(), hashlib.sha256).hexdigest()
+        # Keyed with the server's secret as well as the day's salt: whoever can read the cache
+        # alone cannot try every IPv4 address against the keys.
+        key = f"{settings.POLL_VOTER_SECRET}:{salt}".encode()
+        digest = hmac.new(key, network.encode(), hashlib.sha256).hexdigest()
         self.key = f"polls:address-votes:{poll.pk}:{window}:{digest}"
 
     def reserve(self):

@@ -103,11 +103,16 @@ class VoteView(View):
     def post(self, request, slug):
         poll = get_object_or_404(Poll.objects.with_choices(), slug=slug)
         form = VoteForm(poll, request.POST)
+        if not poll.is_open():  # whatever was sent; record_vote checks this again
+            closed = services.PollClosed() if poll.has_opened() else services.PollNotOpen()
+            return self.refuse(request, poll, form, closed)
         if not form.is_valid():
             context = poll_context(request, poll, form=form)
             return render(request, "polls/poll_detail.html", context, status=HTTPStatus.BAD_REQUEST)
 
         token = voters.get_or_issue_token(request)
+        if has_voted(request, poll):  # before the limit, so a repeat is told why, not 429
+            return self.refuse(request, poll, form, services.AlreadyVoted())
         limit = AddressLimit(request, poll)
         if not limit.reserve():
             response = render(
@@ -126,21 +131,25 @@ class VoteView(View):
             )
         except services.VoteRejected as rejection:
             limit.release()
-            template, status = REJECTION_PAGES[type(rejection)]
-            context = poll_context(request, poll, form=form, message=rejection.message)
-            return render(request, template, context, status=status)
+            return self.refuse(request, poll, form, rejection)
         except Exception:
             limit.release()  # e.g. the database went away: the vote was not counted
             raise
         messages.success(request, "Thank you for voting.", extra_tags=f"voted-{poll.pk}")
         return redirect(return_url(request, poll))
 
+    def refuse(self, request, poll, form, rejection):
+        template, status = REJECTION_PAGES[type(rejection)]
+        context = poll_context(request, poll, form=form, message=rejection.message)
+        return render(request, template, context, status=status)
+
 
 # What a refused ballot is answered with: the page, and the status code.
 REJECTION_PAGES = {
     services.AlreadyVoted: ("polls/poll_results.html", HTTPStatus.CONFLICT),
     services.InvalidChoice: ("polls/poll_detail.html", HTTPStatus.BAD_REQUEST),
-    services.PollNotOpen: ("polls/poll_detail.html", HTTPStatus.FORBIDDEN),
+    # Shows nothing of the poll: a poll not open yet is not public.
+    services.PollNotOpen: ("polls/not_open.html", HTTPStatus.FORBIDDEN),
     services.PollClosed: ("polls/poll_detail.html", HTTPStatus.FORBIDDEN),
 }
 

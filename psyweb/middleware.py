@@ -48,7 +48,8 @@ class FriendlyErrorsMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
-        logger.error("Database unavailable: %s", exception, exc_info=exception)
+        # One line per request: an outage would otherwise write a traceback for each.
+        logger.error("Database unavailable, answered 503: %s", str(exception).strip())
         if request.path.endswith(".json"):
             response = JsonResponse(
                 {"error": "The site is briefly unavailable. Please try again in a minute."},

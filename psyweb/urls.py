@@ -6,12 +6,14 @@ from django.urls import include, path
 
 from articles.sitemaps import ArticleSitemap, TopicSitemap
 
+from . import views
 from .decorators import read_only
 
 admin.site.site_header = "PsyWeb administration"
 admin.site.site_title = "PsyWeb admin"
 
 urlpatterns = [
+    path("favicon.ico", read_only(views.favicon), name="favicon"),
     path("admin/", admin.site.urls),
     path("polls/", include("polls.urls")),
     path(
@@ -22,6 +24,11 @@ urlpatterns = [
     ),
     path("", include("articles.urls")),
 ]
+
+handler400 = "psyweb.views.bad_request"
+handler403 = "psyweb.views.permission_denied"
+handler404 = "psyweb.views.page_not_found"
+handler500 = "psyweb.views.server_error"
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

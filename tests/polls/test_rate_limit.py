@@ -1,5 +1,7 @@
 """The per-address limit: accepted votes per hour per address per poll, kept in the shared cache."""
 
+import hashlib
+import hmac
 import pickle
 import socket
 import time
@@ -10,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from polls.models import Vote
 from polls.ratelimit import AddressLimit, client_address, limited_network
@@ -185,3 +188,21 @@ def test_the_count_is_kept_for_the_rest_of_the_hour(poll, limit_two):
     assert cache.get(limit.key) == 1
     # Kept until a minute after the window ends (not the backend's 300-second default).
     assert abs(seconds_left(limit.key) - (limit.retry_after + 60)) < 5
+
+
+def test_a_voter_who_already_voted_is_told_so_even_when_the_limit_is_reached(poll, limit_two):
+    voter = Client(REMOTE_ADDR="203.0.113.7")
+    url = reverse("polls:vote", args=[poll.slug])
+    voter.post(url, {"choice": poll.choices.first().pk})
+    vote_from(poll)  # the address's second and last vote this hour
+    response = voter.post(url, {"choice": poll.choices.first().pk})
+    assert response.status_code == HTTPStatus.CONFLICT
+
+
+def test_the_address_key_needs_the_server_secret_not_just_the_cached_salt(poll, limit_two):
+    vote_from(poll, "203.0.113.7")
+    limit = AddressLimit(RequestFactory().post("/", REMOTE_ADDR="203.0.113.7"), poll)
+    salt = cache.get(f"polls:address-salt:{timezone.now().date().isoformat()}")
+    salt_only = hmac.new(salt.encode(), b"203.0.113.7", hashlib.sha256).hexdigest()
+    assert salt_only not in limit.key
+    assert cache.get(limit.key) == 1

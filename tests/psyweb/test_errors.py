@@ -86,3 +86,24 @@ def test_database_outage_on_a_json_address_answers_json():
     status_line, _, body = result.stdout.partition("\n")
     assert status_line.split() == ["503", "application/json"], result.stderr
     assert "briefly unavailable" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16"])
+@pytest.mark.parametrize(
+    "url", ["/polls/antidepressants/vote/", "/polls/nope/vote/", "/admin/login/"]
+)
+def test_a_form_in_another_charset_gets_the_400_page(poll, charset, url):
+    # Django reads only UTF-8 forms; its CSRF check reads the form, also on the error page.
+    visitor = Client(enforce_csrf_checks=True)
+    visitor.get(poll.get_absolute_url())  # a visitor with a CSRF cookie
+    response = visitor.post(
+        url, data=b"choice=1", content_type=f"application/x-www-form-urlencoded; charset={charset}"
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "We could not understand that request" in response.text
+
+
+def test_favicon_ico_leads_to_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == HTTPStatus.MOVED_PERMANENTLY
+    assert response["Location"] == "/static/favicon.svg"
