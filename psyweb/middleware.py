@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template.loader import render_to_string
@@ -16,6 +17,7 @@ class FriendlyErrorsMiddleware:
     - 405: Django answers a wrong method with an empty HttpResponseNotAllowed; give it the
       site's page and keep the Allow header. A POST to a read-only class-based view is
       answered 405 here, before the CSRF check, since no token would make it acceptable.
+    - 404 with DEBUG on: the site's page rather than Django's page for developers.
     - 503: when the database cannot be reached, say so and ask the reader to come back,
       instead of a 500.
     """
@@ -28,11 +30,23 @@ class FriendlyErrorsMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if isinstance(response, HttpResponseNotAllowed) and not response.content:
-            response.content = render_to_string("405.html", request=request)
-            response["Content-Type"] = "text/html; charset=utf-8"
-            if response.has_header("Content-Length"):
-                response["Content-Length"] = str(len(response.content))
+            self._fill(response, "405.html", request)
+        elif (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            # With DEBUG on (make run) Django shows its own "Page not found" page for
+            # developers; show the page readers get instead, so `make run` is the real site.
+            self._fill(response, "404.html", request)
         return response
+
+    @staticmethod
+    def _fill(response, template_name, request):
+        response.content = render_to_string(template_name, request=request)
+        response["Content-Type"] = "text/html; charset=utf-8"
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         view_class = getattr(view_func, "view_class", None)

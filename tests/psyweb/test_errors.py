@@ -106,3 +106,20 @@ def test_favicon_ico_leads_to_the_sites_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == HTTPStatus.MOVED_PERMANENTLY
     assert response["Location"] == "/static/favicon.svg"
+
+
+@pytest.mark.parametrize("url", ["/articles/no-such-article/", "/no/such/page/"])
+def test_with_debug_on_a_reader_still_gets_the_sites_404_page(client, settings, url):
+    settings.DEBUG = True
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert "Page not found" in response.text
+    assert '<nav aria-label="Main">' in response.text
+    assert "URLconf" not in response.text
+
+
+def test_with_debug_on_a_json_404_stays_json(client, settings):
+    settings.DEBUG = True
+    response = client.get("/polls/nope/results.json")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert "error" in response.json()
