@@ -17,12 +17,15 @@ class FriendlyErrorsMiddleware:
     - 405: Django answers a wrong method with an empty HttpResponseNotAllowed; give it the
       site's page and keep the Allow header. A POST to a read-only class-based view is
       answered 405 here, before the CSRF check, since no token would make it acceptable.
-    - 404 with DEBUG on: the site's page rather than Django's page for developers.
+    - 400 and 404 with DEBUG on: the site's pages rather than Django's pages for developers.
     - 503: when the database cannot be reached, say so and ask the reader to come back,
       instead of a 500.
     """
 
     retry_after_seconds = 30
+    pages_for_readers = {400: "400.html", 404: "404.html"}
+    # Every page Django makes for developers in DEBUG carries this tag.
+    debug_page_marker = b'<meta name="robots" content="NONE,NOARCHIVE">'
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -33,12 +36,13 @@ class FriendlyErrorsMiddleware:
             self._fill(response, "405.html", request)
         elif (
             settings.DEBUG
-            and response.status_code == 404
-            and response.get("Content-Type", "").startswith("text/html")
+            and response.status_code in self.pages_for_readers
+            and self.debug_page_marker in response.content[:1000]
         ):
-            # With DEBUG on (make run) Django shows its own "Page not found" page for
-            # developers; show the page readers get instead, so `make run` is the real site.
-            self._fill(response, "404.html", request)
+            # With DEBUG on (make run), Django answers a missing page or a bad request with
+            # its pages for developers; show the pages readers get, so `make run` is the real
+            # site. Server errors (500) keep Django's debug page: that is what it is for.
+            self._fill(response, self.pages_for_readers[response.status_code], request)
         return response
 
     @staticmethod

@@ -123,3 +123,19 @@ def test_with_debug_on_a_json_404_stays_json(client, settings):
     response = client.get("/polls/nope/results.json")
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert "error" in response.json()
+
+
+def test_with_debug_on_a_bad_host_gets_the_sites_400_page_not_a_traceback(client, settings):
+    settings.DEBUG = True
+    response = client.get("/", headers={"host": "evil.example"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "We could not understand that request" in response.text
+    assert "Traceback" not in response.text
+    assert "DisallowedHost" not in response.text
+
+
+def test_with_debug_on_the_sites_own_400_pages_are_kept(poll, settings):
+    settings.DEBUG = True
+    response = Client().post(reverse("polls:vote", args=[poll.slug]), {})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "Please choose an answer before voting." in response.text
