@@ -23,13 +23,4 @@ class Migration(migrations.Migration):
                 to="polls.poll",
             ),
         ),
-        migrations.AlterField(
-            model_name="disclaimer",
-            name="is_default",
-            field=models.BooleanField(
-                default=False,
-                help_text="Shown under articles that name no disclaimer. Only one can be the default.",
-                verbose_name="site default",
-            ),
-        ),
     ]
