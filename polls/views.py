@@ -51,7 +51,8 @@ def just_voted(request, poll):
 def poll_context(request, poll, *, form=None, next_url=None, message=None):
     """What every view of a poll shows one visitor: the form, or the results, or both."""
     voted = has_voted(request, poll)
-    if not voted and poll.is_open() and not request.user.is_authenticated:
+    is_open = poll.is_open()
+    if not voted and is_open and not request.user.is_authenticated:
         voters.get_or_issue_token(request)
     return {
         "poll": poll,
@@ -59,7 +60,7 @@ def poll_context(request, poll, *, form=None, next_url=None, message=None):
         "next_url": next_url or posted_from(request) or poll.get_absolute_url(),
         "voted": voted,
         "just_voted": voted and just_voted(request, poll),
-        "is_open": poll.is_open(),
+        "is_open": is_open,
         "results_visible": poll.results_visible_to(voted),
         "message": message,
     }

@@ -74,22 +74,26 @@ def test_staff_cannot_change_counts_by_posting_them(admin_client, poll):
     assert set(Choice.objects.values_list("votes", flat=True)) == {0}
 
 
-def test_staff_create_a_poll_with_choices_inline(admin_client):
+def add_poll_form(question, slug, answers, visibility="always"):
+    """What the admin's "Add poll" form posts: the poll, and one inline row per answer."""
     data = {
-        "question": "Do you sleep well?",
-        "slug": "sleep",
+        "question": question,
+        "slug": slug,
         "opens_at_0": "2026-01-01",
         "opens_at_1": "00:00:00",
-        "results_visibility": "after_vote",
-        "choices-TOTAL_FORMS": "2",
+        "results_visibility": visibility,
+        "choices-TOTAL_FORMS": str(len(answers)),
         "choices-INITIAL_FORMS": "0",
         "choices-MIN_NUM_FORMS": "0",
         "choices-MAX_NUM_FORMS": "1000",
-        "choices-0-text": "Yes",
-        "choices-0-order": "1",
-        "choices-1-text": "No",
-        "choices-1-order": "2",
     }
+    for i, answer in enumerate(answers):
+        data |= {f"choices-{i}-text": answer, f"choices-{i}-order": str(i + 1)}
+    return data
+
+
+def test_staff_create_a_poll_with_choices_inline(admin_client):
+    data = add_poll_form("Do you sleep well?", "sleep", ["Yes", "No"], visibility="after_vote")
     response = admin_client.post(reverse("admin:polls_poll_add"), data)
     assert response.status_code == HTTPStatus.FOUND
     poll = Poll.objects.get(slug="sleep")
@@ -199,19 +203,7 @@ def test_recount_votes_names_an_unknown_poll(db):
 
 
 def test_a_poll_needs_at_least_two_answers(admin_client):
-    data = {
-        "question": "Empty?",
-        "slug": "empty",
-        "opens_at_0": "2026-01-01",
-        "opens_at_1": "00:00:00",
-        "results_visibility": "always",
-        "choices-TOTAL_FORMS": "1",
-        "choices-INITIAL_FORMS": "0",
-        "choices-MIN_NUM_FORMS": "2",
-        "choices-MAX_NUM_FORMS": "1000",
-        "choices-0-text": "Only one",
-        "choices-0-order": "1",
-    }
+    data = add_poll_form("Empty?", "empty", ["Only one"])
     response = admin_client.post(reverse("admin:polls_poll_add"), data)
     assert response.status_code == HTTPStatus.OK
     assert not Poll.objects.filter(slug="empty").exists()
