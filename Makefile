@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 help:
 	@echo "make run     set up .venv, migrate, load the demo content and serve on http://127.0.0.1:$(PORT)"
 	@echo "make test    run the tests on SQLite, then on PostgreSQL when one answers"
-	@echo "make serve   serve the site without setting anything up"
+	@echo "make serve   production: nginx in front of gunicorn on http://127.0.0.1:$(PORT), DEBUG off (needs SECRET_KEY; docs/deployment.md)"
 	@echo "make lint    ruff check and format check, and makemigrations --check"
 	@echo "make bench   vote storm: gunicorn on PostgreSQL, 400 visitors voting at once (bench/)"
 	@echo "make format  apply ruff's fixes and formatting"
@@ -38,8 +38,10 @@ run: $(VENV)/.requirements
 	@echo "PsyWeb is at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	DEBUG=True $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-serve:
-	DEBUG=True $(PY) manage.py runserver 127.0.0.1:$(PORT)
+# nginx on 127.0.0.1:$(PORT) in front of gunicorn, DEBUG off, settings from the environment
+# (docs/deployment.md). Debian installs nginx in /usr/sbin, which a user's PATH may lack.
+serve: $(VENV)/.requirements
+	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" PORT=$(PORT) exec $(PY) deploy/serve.py
 
 test: $(VENV)/.requirements-dev
 	@$(MAKE) --no-print-directory test-sqlite
