@@ -32,13 +32,17 @@ class TopicArticleListView(ArticleListView):
 
 
 class ArticleDetailView(DetailView):
-    """One article. Readers see published articles; staff also preview drafts and scheduled ones."""
+    """One article. Readers see published articles; editors also preview drafts and scheduled ones.
+
+    Previews need the permission to change articles, as on djangoproject.com's weblog. Editors
+    are signed in, so their pages are private and never cached (psyweb.pagecache).
+    """
 
     def get_queryset(self):
         articles = Article.objects.select_related("topic", "disclaimer", "poll").prefetch_related(
             "poll__choices"
         )
-        if self.request.user.is_staff:
+        if self.request.user.has_perm("articles.change_article"):
             return articles
         return articles.published()
 

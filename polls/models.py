@@ -90,6 +90,10 @@ class Poll(models.Model):
             return has_voted or self.has_closed(at)
         return self.has_closed(at)
 
+    def results_are_public(self, at=None):
+        """Whether the counts may be shown on the pages every reader shares."""
+        return self.results_visible_to(has_voted=False, at=at)
+
     @property
     def total_votes(self):
         # Uses the prefetched choices when there are some (one query fewer on every page).

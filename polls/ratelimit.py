@@ -5,6 +5,7 @@ a salt that lives only in the cache and is replaced every day, so yesterday's ke
 linked to anyone.
 """
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -69,10 +70,20 @@ def _daily_salt(today):
 class AddressLimit:
     """Reserve one of an address's accepted votes for this hour, and give it back if unused.
 
+        with AddressLimit(request, poll).reserve():   # raises AddressLimit.Exceeded
+            record_vote(...)                          # an exception gives the vote back
+
     The reservation is an increment, atomic on Redis, so simultaneous requests cannot slip
     past the limit together. If the cache fails, the vote is let through (the one-ballot rule
     in the database still holds) and the failure is logged.
     """
+
+    class Exceeded(Exception):
+        """The address has had its accepted votes for this hour."""
+
+        def __init__(self, retry_after):
+            super().__init__(f"Over the vote limit; retry after {retry_after} s.")
+            self.retry_after = retry_after
 
     def __init__(self, request, poll):
         self.limit = settings.POLL_IP_VOTE_LIMIT
@@ -94,7 +105,22 @@ class AddressLimit:
         digest = hmac.new(key, network.encode(), hashlib.sha256).hexdigest()
         self.key = f"polls:address-votes:{poll.pk}:{window}:{digest}"
 
+    @contextlib.contextmanager
     def reserve(self):
+        """Hold one vote of the address's allowance while the block runs.
+
+        Raises Exceeded when the address has none left. If the block raises (the vote was
+        refused, or the database failed), the vote is given back.
+        """
+        if not self.take():
+            raise self.Exceeded(self.retry_after)
+        try:
+            yield
+        except BaseException:
+            self.release()
+            raise
+
+    def take(self):
         """True if the address may cast one more vote now."""
         if self.key is None:
             return True

@@ -1,4 +1,4 @@
-"""Turning counts into percentages that a reader can add up."""
+"""What a reader sees of the results: percentages that add up, and the data for JSON."""
 
 
 def percentages(counts):
@@ -17,3 +17,32 @@ def percentages(counts):
     for i in by_remainder[: 100 - sum(shares)]:
         shares[i] += 1
     return shares
+
+
+def results_data(poll, *, visible):
+    """The poll's results, ready for JSON; where they are not `visible`, only the total."""
+    return {
+        "question": poll.question,
+        "total_votes": poll.total_votes,
+        "is_open": poll.is_open(),
+        "results_visible": visible,
+        "choices": [
+            {
+                "id": choice.pk,
+                "text": choice.text,
+                "votes": choice.votes if visible else None,
+                "percent": percent if visible else None,
+            }
+            for choice, percent in poll.results()
+        ],
+    }
+
+
+def voter_state(poll, ballot):
+    """What one visitor may see of `poll`, with their own answer (`ballot` may be None)."""
+    voted = ballot is not None
+    return {
+        **results_data(poll, visible=poll.results_visible_to(voted)),
+        "voted": voted,
+        "choice": ballot.choice_id if voted else None,
+    }

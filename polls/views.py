@@ -1,29 +1,33 @@
-from http import HTTPStatus
-from urllib.parse import urlsplit
+"""Poll pages, and the vote.
 
-from django.contrib import messages
+The pages are the same for every reader (psyweb.pagecache.shared_page, applied in urls.py);
+what belongs to one visitor (their ballot, "thank you", live counts) comes from the vote itself,
+from `PollStateView` (read by the poll island, static/js/polls.js) and from `VotedView`.
+"""
+
+from http import HTTPStatus
+from urllib.parse import urlencode, urlsplit
+
 from django.db.models import Sum
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView
 
 from . import services, voters
 from .forms import VoteForm
-from .models import Poll, Vote
+from .models import Poll
 from .ratelimit import AddressLimit
+from .results import results_data, voter_state
 
 
-def has_voted(request, poll):
-    key = voters.voter_key(request, poll)
-    return key is not None and Vote.objects.filter(poll=poll, voter_key=key).exists()
-
-
-def posted_from(request):
-    """The page a vote was sent from (the form's `next`), if it is a page of this site."""
-    url = request.POST.get("next", "").split("#")[0]
+def page_to_return_to(request, url):
+    """`url` if it is a page of this site a reader can go back to, else None."""
+    url = (url or "").split("#")[0]
     if "\x00" in url or not url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -36,34 +40,10 @@ def posted_from(request):
     return url
 
 
-def return_url(request, poll):
-    """Where a voter lands after voting: back at the poll box of the page they voted on."""
-    url = posted_from(request) or reverse("polls:results", args=[poll.slug])
-    return f"{url}#poll-{poll.slug}"
-
-
-def just_voted(request, poll):
-    """Whether this response follows the visitor's vote in `poll` (a one-time message)."""
-    tag = f"voted-{poll.pk}"
-    return any(message.extra_tags == tag for message in messages.get_messages(request))
-
-
-def poll_context(request, poll, *, form=None, next_url=None, message=None):
-    """What every view of a poll shows one visitor: the form, or the results, or both."""
-    voted = has_voted(request, poll)
-    is_open = poll.is_open()
-    if not voted and is_open and not request.user.is_authenticated:
-        voters.get_or_issue_token(request)
-    return {
-        "poll": poll,
-        "form": form or VoteForm(poll),
-        "next_url": next_url or posted_from(request) or poll.get_absolute_url(),
-        "voted": voted,
-        "just_voted": voted and just_voted(request, poll),
-        "is_open": is_open,
-        "results_visible": poll.results_visible_to(voted),
-        "message": message,
-    }
+def visible_polls(request):
+    """Polls a visitor may look at: those that have opened; staff also see scheduled ones."""
+    polls = Poll.objects.with_choices()
+    return polls if request.user.is_staff else polls.started()
 
 
 class PollListView(ListView):
@@ -80,105 +60,183 @@ class PollListView(ListView):
         )
 
 
-def visible_polls(request):
-    """Polls a visitor may look at: those that have opened; staff also see scheduled ones."""
-    polls = Poll.objects.with_choices()
-    return polls if request.user.is_staff else polls.started()
-
-
 class PollDetailView(DetailView):
+    """The poll's own page: its form while it is open, its public results."""
+
     def get_queryset(self):
         return visible_polls(self.request)
 
     def get_context_data(self, **kwargs):
-        return poll_context(self.request, self.object)
+        return super().get_context_data(form=VoteForm(self.object), **kwargs)
 
 
 class PollResultsView(PollDetailView):
     template_name = "polls/poll_results.html"
 
 
-class VoteView(View):
-    """Count one ballot from the form, then send the voter back to the page they voted on."""
+class PollResultsJSONView(View):
+    """The public results as JSON. Where they are not public yet, only the total is given."""
 
-    def post(self, request, slug):
-        poll = get_object_or_404(Poll.objects.with_choices(), slug=slug)
-        form = VoteForm(poll, request.POST)
-        if not poll.is_open():  # whatever was sent; record_vote checks this again
-            closed = services.PollClosed() if poll.has_opened() else services.PollNotOpen()
-            return self.refuse(request, poll, form, closed)
-        if not form.is_valid():
-            context = poll_context(request, poll, form=form)
-            return render(request, "polls/poll_detail.html", context, status=HTTPStatus.BAD_REQUEST)
-
-        token = voters.get_or_issue_token(request)
-        if has_voted(request, poll):  # before the limit, so a repeat is told why, not 429
-            return self.refuse(request, poll, form, services.AlreadyVoted())
-        limit = AddressLimit(request, poll)
-        if not limit.reserve():
-            response = render(
-                request,
-                "polls/too_many_votes.html",
-                {"poll": poll},
-                status=HTTPStatus.TOO_MANY_REQUESTS,
-            )
-            response["Retry-After"] = str(limit.retry_after)
-            return response
-        try:
-            services.record_vote(
-                poll=poll,
-                choice_id=form.cleaned_data["choice"],
-                voter_key=voters.voter_key(request, poll, token),
-            )
-        except services.VoteRejected as rejection:
-            limit.release()
-            return self.refuse(request, poll, form, rejection)
-        except Exception:
-            limit.release()  # e.g. the database went away: the vote was not counted
-            raise
-        messages.success(request, "Thank you for voting.", extra_tags=f"voted-{poll.pk}")
-        return redirect(return_url(request, poll))
-
-    def refuse(self, request, poll, form, rejection):
-        template, status = REJECTION_PAGES[type(rejection)]
-        context = poll_context(request, poll, form=form, message=rejection.message)
-        return render(request, template, context, status=status)
+    def get(self, request, slug):
+        poll = visible_polls(request).filter(slug=slug).first()
+        if poll is None:
+            return JsonResponse({"error": "There is no poll at this address."}, status=404)
+        data = results_data(poll, visible=poll.results_are_public())
+        return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
 
 
-# What a refused ballot is answered with: the page, and the status code.
-REJECTION_PAGES = {
-    services.AlreadyVoted: ("polls/poll_results.html", HTTPStatus.CONFLICT),
+@method_decorator(never_cache, name="dispatch")
+class PollStateView(View):
+    """One visitor's view of a poll, for the poll island: their answer and the live results.
+
+    A visitor who has no voter token yet is given one here while the poll is open, so the
+    vote that follows (and any repeated click) carries it.
+    """
+
+    def get(self, request, slug):
+        poll = visible_polls(request).filter(slug=slug).first()
+        if poll is None:
+            return JsonResponse({"error": "There is no poll at this address."}, status=404)
+        token = voters.voter_token(request)
+        issue = token is None and poll.is_open() and not request.user.is_authenticated
+        if issue:
+            token = voters.new_voter_token()
+        data = voter_state(poll, voters.ballot_of(request, poll, token))
+        response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+        if issue:
+            voters.remember_voter(response, token)
+        return response
+
+
+@method_decorator(never_cache, name="dispatch")
+class VotedView(View):
+    """Where a vote sent without JavaScript lands: thanks, the results, the way back."""
+
+    def get(self, request, slug):
+        poll = get_object_or_404(visible_polls(request), slug=slug)
+        ballot = voters.ballot_of(request, poll)
+        if ballot is None:
+            return redirect(poll)
+        context = {
+            "poll": poll,
+            "ballot": ballot,
+            "results_visible": poll.results_visible_to(has_voted=True),
+            "back_url": page_to_return_to(request, request.GET.get("next")),
+        }
+        return render(request, "polls/voted.html", context)
+
+
+class InvalidVoteForm(services.VoteRejected):
+    """The form was not filled in as it should be; the message is the form's."""
+
+
+# What a refused ballot is answered with: the page and the status code.
+REJECTIONS = {
+    services.AlreadyVoted: ("polls/voted.html", HTTPStatus.CONFLICT),
     services.InvalidChoice: ("polls/poll_detail.html", HTTPStatus.BAD_REQUEST),
+    InvalidVoteForm: ("polls/poll_detail.html", HTTPStatus.BAD_REQUEST),
     # Shows nothing of the poll: a poll not open yet is not public.
     services.PollNotOpen: ("polls/not_open.html", HTTPStatus.FORBIDDEN),
     services.PollClosed: ("polls/poll_detail.html", HTTPStatus.FORBIDDEN),
 }
 
 
-class PollResultsJSONView(View):
-    """The results as JSON. Where they are not visible yet, only the total is given."""
+@method_decorator(never_cache, name="dispatch")
+class VoteView(View):
+    """Count one ballot from the poll form.
 
-    def get(self, request, slug):
-        poll = visible_polls(request).filter(slug=slug).first()
-        if poll is None:
-            return JsonResponse({"error": "There is no poll at this address."}, status=404)
-        visible = poll.results_visible_to(has_voted(request, poll))
-        choices = [
-            {
-                "id": choice.pk,
-                "text": choice.text,
-                "votes": choice.votes if visible else None,
-                "percent": percent if visible else None,
-            }
-            for choice, percent in poll.results()
-        ]
-        return JsonResponse(
-            {
-                "question": poll.question,
-                "total_votes": poll.total_votes,
-                "is_open": poll.is_open(),
-                "results_visible": visible,
-                "choices": choices,
-            },
-            json_dumps_params={"ensure_ascii": False},
-        )
+    Without JavaScript the voter is sent on (303) to their results, with a link back to the
+    page they voted on. The poll island sends `Accept: application/json` and gets JSON.
+    Cross-site forgery is refused by `same_origin_post` (urls.py): the form sits on pages that
+    every reader shares, so it carries no per-visitor token.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, slug):
+        poll = get_object_or_404(Poll.objects.with_choices(), slug=slug)
+        form = VoteForm(poll, request.POST)
+        token = voters.voter_token(request)
+        issued = None
+        if token is None and not request.user.is_authenticated:
+            token = issued = voters.new_voter_token()
+        try:
+            self.vote(request, poll, form, token)
+        except services.VoteRejected as rejection:
+            response = self.refuse(request, poll, form, token, rejection)
+        except AddressLimit.Exceeded as exceeded:
+            response = self.too_many(request, poll, exceeded.retry_after)
+        else:
+            response = self.accepted(request, poll, token)
+        if issued:
+            voters.remember_voter(response, issued)
+        return response
+
+    @staticmethod
+    def vote(request, poll, form, token):
+        if not poll.is_open():  # whatever was sent; record_vote checks this again
+            raise services.PollClosed if poll.has_opened() else services.PollNotOpen
+        if voters.ballot_of(request, poll, token):  # before the limit: a repeat is told why
+            raise services.AlreadyVoted
+        if not form.is_valid():
+            raise InvalidVoteForm(form.errors["choice"][0])
+        with AddressLimit(request, poll).reserve():
+            services.record_vote(
+                poll=poll,
+                choice_id=form.cleaned_data["choice"],
+                voter_key=voters.voter_key(request, poll, token),
+            )
+
+    def accepted(self, request, poll, token):
+        if wants_json(request):
+            state = voter_state(poll_with_counts(poll), voters.ballot_of(request, poll, token))
+            return JsonResponse({"message": "Thank you for voting.", **state})
+        query = {}
+        if back := page_to_return_to(request, request.POST.get("next")):
+            query["next"] = back
+        url = reverse("polls:voted", args=[poll.slug])
+        url = f"{url}?{urlencode(query)}" if query else url
+        return HttpResponseRedirect(url, status=HTTPStatus.SEE_OTHER)  # see the results, by GET
+
+    def refuse(self, request, poll, form, token, rejection):
+        template, status = REJECTIONS[type(rejection)]
+        ballot = voters.ballot_of(request, poll, token)
+        back_url = page_to_return_to(request, request.POST.get("next"))
+        if wants_json(request):
+            state = voter_state(poll_with_counts(poll), ballot) if poll.has_opened() else {}
+            return JsonResponse({"error": rejection.message, **state}, status=status)
+        context = {
+            "poll": poll,
+            "form": form,
+            "ballot": ballot,
+            "results_visible": poll.results_visible_to(has_voted=ballot is not None),
+            # A form error is shown by the form itself, beside the answers.
+            "message": None if isinstance(rejection, InvalidVoteForm) else rejection.message,
+            "back_url": back_url,
+            "next_url": back_url,  # the form shown again still returns the reader there
+        }
+        return render(request, template, context, status=status)
+
+    @staticmethod
+    def too_many(request, poll, retry_after):
+        if wants_json(request):
+            message = "Too many votes have come from your connection. Please try again later."
+            response = JsonResponse({"error": message}, status=HTTPStatus.TOO_MANY_REQUESTS)
+        else:
+            response = render(
+                request,
+                "polls/too_many_votes.html",
+                {"poll": poll},
+                status=HTTPStatus.TOO_MANY_REQUESTS,
+            )
+        response["Retry-After"] = str(retry_after)
+        return response
+
+
+def wants_json(request):
+    return request.headers.get("Accept") == "application/json"
+
+
+def poll_with_counts(poll):
+    """The poll with its counts read again, so a voter sees their own vote counted."""
+    return Poll.objects.with_choices().get(pk=poll.pk)

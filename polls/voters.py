@@ -1,6 +1,8 @@
 """Who is voting, without knowing who anyone is.
 
-A visitor's browser holds a random token in a signed, HttpOnly cookie. The database only ever
+A visitor's browser holds a random token in a signed, HttpOnly cookie, given with its first
+vote or by the poll island (static/js/polls.js) on the reader's first touch of a poll form,
+so that the clicks that follow carry the same token. The database only ever
 sees an HMAC, under a secret from the environment, of the poll and that token (or, for a
 signed-in user, the poll and the user id): enough to refuse a second ballot in the same poll,
 useless for finding out who cast the first or which other polls they answered.
@@ -12,6 +14,8 @@ import secrets
 
 from django.conf import settings
 from django.core import signing
+
+from .models import Vote
 
 COOKIE_NAME = "psyweb_voter"
 COOKIE_SALT = "polls.voter"
@@ -33,20 +37,6 @@ def voter_token(request):
 
 def new_voter_token():
     return secrets.token_urlsafe(32)
-
-
-def get_or_issue_token(request):
-    """The visitor's token; a visitor without one is given one, sent back in a cookie.
-
-    Called wherever a vote form is shown, so a visitor holds their token before they vote:
-    two clicks on "Vote" then carry the same token, and the second is refused. (If the token
-    were only made when the vote arrives, each of two simultaneous clicks would make its own.)
-    VoterCookieMiddleware sets the cookie on the response.
-    """
-    token = voter_token(request) or getattr(request, "issued_voter_token", None)
-    if token is None:
-        token = request.issued_voter_token = new_voter_token()
-    return token
 
 
 def voter_key(request, poll, token=None):
@@ -76,3 +66,9 @@ def remember_voter(response, token):
         httponly=True,
         samesite="Lax",
     )
+
+
+def ballot_of(request, poll, token=None):
+    """This visitor's ballot in `poll`, found by its voter key; None if they have not voted."""
+    key = voter_key(request, poll, token)
+    return Vote.objects.filter(poll=poll, voter_key=key).first() if key else None

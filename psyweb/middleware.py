@@ -1,4 +1,7 @@
-"""Site-wide middleware: every error a reader can meet is answered with the site's own page."""
+"""Site-wide middleware: every error a reader can meet is answered with the site's own page.
+
+Each class does one thing, in the manner of django.contrib.flatpages.middleware.
+"""
 
 import logging
 
@@ -10,20 +13,39 @@ from django.template.loader import render_to_string
 logger = logging.getLogger(__name__)
 
 
-class FriendlyErrorsMiddleware:
-    """
-    Fill the gaps Django's own error handlers leave.
+def _fill(response, template_name, request):
+    """Give an empty or developer-facing error response the site's page, keeping its headers."""
+    response.content = render_to_string(template_name, request=request)
+    response["Content-Type"] = "text/html; charset=utf-8"
+    if response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
 
-    - 405: Django answers a wrong method with an empty HttpResponseNotAllowed; give it the
-      site's page and keep the Allow header. A POST to a read-only class-based view is
-      answered 405 here, before the CSRF check, since no token would make it acceptable.
-    - 400 and 404 with DEBUG on: the site's pages rather than Django's pages for developers.
-    - 503: when the database cannot be reached, say so and ask the reader to come back,
-      instead of a 500.
+
+class MethodNotAllowedPageMiddleware:
+    """Django answers a method a view does not take with an empty 405; give it the site's page.
+
+    The Allow header stays. Which views refuse which methods is said once, by the views
+    themselves (`read_only`, a class's `http_method_names`).
     """
 
-    retry_after_seconds = 30
-    pages_for_readers = {400: "400.html", 404: "404.html"}
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if isinstance(response, HttpResponseNotAllowed) and not response.content:
+            _fill(response, "405.html", request)
+        return response
+
+
+class ReaderErrorPagesInDebugMiddleware:
+    """With DEBUG on (`make run`), show the 400 and 404 pages readers get.
+
+    Django shows its pages for developers instead; `make run` should be the real site. Server
+    errors (500) keep Django's debug page: that is what it is for. With DEBUG off, does nothing.
+    """
+
+    pages = {400: "400.html", 404: "404.html"}
     # Every page Django makes for developers in DEBUG carries this tag.
     debug_page_marker = b'<meta name="robots" content="NONE,NOARCHIVE">'
 
@@ -32,43 +54,32 @@ class FriendlyErrorsMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if isinstance(response, HttpResponseNotAllowed) and not response.content:
-            self._fill(response, "405.html", request)
-        elif (
+        if (
             settings.DEBUG
-            and response.status_code in self.pages_for_readers
+            and response.status_code in self.pages
             and self.debug_page_marker in response.content[:1000]
         ):
-            # With DEBUG on (make run), Django answers a missing page or a bad request with
-            # its pages for developers; show the pages readers get, so `make run` is the real
-            # site. Server errors (500) keep Django's debug page: that is what it is for.
-            self._fill(response, self.pages_for_readers[response.status_code], request)
+            _fill(response, self.pages[response.status_code], request)
         return response
 
-    @staticmethod
-    def _fill(response, template_name, request):
-        response.content = render_to_string(template_name, request=request)
-        response["Content-Type"] = "text/html; charset=utf-8"
-        if response.has_header("Content-Length"):
-            response["Content-Length"] = str(len(response.content))
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        view_class = getattr(view_func, "view_class", None)
-        if view_class is None:
-            return None
-        allowed = {m for m in view_class.http_method_names if hasattr(view_class, m)}
-        if "get" in allowed:
-            allowed.add("head")
-        if request.method.lower() not in allowed:
-            return HttpResponseNotAllowed(sorted(m.upper() for m in allowed))
-        return None
+class DatabaseOutageMiddleware:
+    """When the database cannot be reached, answer 503 and ask the reader to come back."""
+
+    retry_after_seconds = 30
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
 
     def process_exception(self, request, exception):
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         # One line per request: an outage would otherwise write a traceback for each.
         logger.error("Database unavailable, answered 503: %s", str(exception).strip())
-        if request.path.endswith(".json"):
+        if request.path.endswith(".json") or request.headers.get("Accept") == "application/json":
             response = JsonResponse(
                 {"error": "The site is briefly unavailable. Please try again in a minute."},
                 status=503,

@@ -8,6 +8,7 @@ from articles.sitemaps import ArticleSitemap, TopicSitemap
 
 from . import views
 from .decorators import read_only
+from .pagecache import shared_page
 
 admin.site.site_header = "PsyWeb administration"
 admin.site.site_title = "PsyWeb admin"
@@ -18,7 +19,7 @@ urlpatterns = [
     path("polls/", include("polls.urls")),
     path(
         "sitemap.xml",
-        read_only(sitemap),
+        shared_page(sitemap),
         {"sitemaps": {"articles": ArticleSitemap, "topics": TopicSitemap}},
         name="django.contrib.sitemaps.views.sitemap",
     ),

@@ -9,6 +9,7 @@ touching the body.
 from django.http import HttpResponsePermanentRedirect
 from django.shortcuts import render
 from django.templatetags.static import static
+from modern_csrf.middleware import REASON_BAD_SEC_FETCH_SITE
 
 
 def favicon(request):
@@ -22,6 +23,12 @@ def bad_request(request, exception):
 
 def permission_denied(request, exception):
     return render(request, "403.html", status=403)
+
+
+def csrf_failure(request, reason=""):
+    """A form refused by a CSRF check: say whether it came from another site, or expired."""
+    cross_site = reason == REASON_BAD_SEC_FETCH_SITE or reason.startswith("Origin checking failed")
+    return render(request, "403_cross_site.html" if cross_site else "403_csrf.html", status=403)
 
 
 def page_not_found(request, exception):

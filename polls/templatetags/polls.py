@@ -1,17 +1,16 @@
 from django import template
 
-from polls.views import poll_context
+from polls.forms import VoteForm
 
 register = template.Library()
 
 
 @register.inclusion_tag("polls/includes/poll_box.html", takes_context=True)
 def poll_box(context, poll):
-    """The "PsyWeb Poll" box for `poll`, as this visitor should see it; nothing if no poll."""
+    """The "PsyWeb Poll" box for `poll`, as every reader sees it; nothing if there is no poll.
+
+    What belongs to one visitor (their vote, live counts) is filled in by the poll island.
+    """
     if poll is None:
         return {"poll": None}
-    request = context["request"]
-    return {
-        **poll_context(request, poll, next_url=request.get_full_path()),
-        "csrf_token": context.get("csrf_token"),  # for {% csrf_token %} in the box's form
-    }
+    return {"poll": poll, "form": VoteForm(poll), "next_url": context["request"].get_full_path()}

@@ -66,6 +66,31 @@ def test_results_visibility_rules(make_poll, now, visibility, voted, closed, vis
     assert poll.results_visible_to(has_voted=voted, at=now) is visible
 
 
+@pytest.mark.parametrize(
+    ("visibility", "closed", "public"),
+    [
+        (ALWAYS, False, True),
+        (ALWAYS, True, True),
+        (AFTER_VOTE, False, False),
+        (AFTER_VOTE, True, True),
+        (AFTER_CLOSE, False, False),
+        (AFTER_CLOSE, True, True),
+    ],
+)
+def test_results_are_public_only_where_a_reader_who_has_not_voted_may_see_them(
+    make_poll, now, visibility, closed, public
+):
+    closes_at = now - ONE_SECOND if closed else now + datetime.timedelta(days=1)
+    poll = make_poll(results_visibility=visibility, closes_at=closes_at)
+    assert poll.results_are_public(at=now) is public
+
+
+def test_results_become_public_from_the_closing_second(make_poll, now):
+    poll = make_poll(results_visibility=AFTER_CLOSE, closes_at=now)
+    assert poll.results_are_public(at=now - ONE_SECOND) is False
+    assert poll.results_are_public(at=now) is True
+
+
 def test_database_allows_only_one_featured_poll(make_poll):
     make_poll(is_featured=True)
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -10,10 +10,12 @@ from http import HTTPStatus
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from polls import services
 from polls.models import Vote
 from polls.ratelimit import AddressLimit, client_address, limited_network
 
@@ -35,8 +37,13 @@ def vote_from(poll, address="203.0.113.7", **headers):
     )
 
 
+def used(poll, address="203.0.113.7"):
+    """How many of `address`'s votes in `poll` the limit holds for this hour."""
+    return cache.get(AddressLimit(RequestFactory().post("/", REMOTE_ADDR=address), poll).key)
+
+
 def test_votes_over_the_limit_get_a_429_that_explains(poll, limit_two):
-    assert [vote_from(poll).status_code for _ in range(2)] == [HTTPStatus.FOUND] * 2
+    assert [vote_from(poll).status_code for _ in range(2)] == [HTTPStatus.SEE_OTHER] * 2
     response = vote_from(poll)
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert "Too many votes from your connection" in response.text
@@ -48,14 +55,14 @@ def test_votes_over_the_limit_get_a_429_that_explains(poll, limit_two):
 def test_other_addresses_are_not_limited_by_one_busy_address(poll, limit_two):
     for _ in range(2):
         vote_from(poll, "203.0.113.7")
-    assert vote_from(poll, "198.51.100.4").status_code == HTTPStatus.FOUND
+    assert vote_from(poll, "198.51.100.4").status_code == HTTPStatus.SEE_OTHER
 
 
 def test_the_limit_is_per_poll(make_poll, limit_two):
     one, two = make_poll(), make_poll()
     for _ in range(2):
         vote_from(one)
-    assert vote_from(two).status_code == HTTPStatus.FOUND
+    assert vote_from(two).status_code == HTTPStatus.SEE_OTHER
 
 
 @pytest.mark.parametrize(
@@ -72,7 +79,7 @@ def test_client_sent_forwarding_headers_do_not_change_the_address(poll, limit_tw
         vote_from(poll, **{k: v.format(n=n + 10) for k, v in spoof.items()}).status_code
         for n in range(3)
     ]
-    assert statuses == [HTTPStatus.FOUND, HTTPStatus.FOUND, HTTPStatus.TOO_MANY_REQUESTS]
+    assert statuses == [HTTPStatus.SEE_OTHER, HTTPStatus.SEE_OTHER, HTTPStatus.TOO_MANY_REQUESTS]
 
 
 def test_behind_a_declared_proxy_the_address_it_saw_is_used(poll, limit_two, settings):
@@ -82,7 +89,9 @@ def test_behind_a_declared_proxy_the_address_it_saw_is_used(poll, limit_two, set
         vote_from(poll, proxy, x_forwarded_for="203.0.113.7")
     response = vote_from(poll, proxy, x_forwarded_for="203.0.113.7")
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
-    assert vote_from(poll, proxy, x_forwarded_for="198.51.100.4").status_code == HTTPStatus.FOUND
+    assert (
+        vote_from(poll, proxy, x_forwarded_for="198.51.100.4").status_code == HTTPStatus.SEE_OTHER
+    )
 
 
 def test_behind_a_declared_proxy_a_spoofed_leftmost_entry_is_ignored(poll, limit_two, settings):
@@ -101,12 +110,62 @@ def test_refused_ballots_do_not_use_up_the_limit(poll, limit_two):
     for _ in range(3):
         response = visitor.post(url, {"choice": poll.choices.first().pk})
         assert response.status_code == HTTPStatus.CONFLICT
-    assert vote_from(poll).status_code == HTTPStatus.FOUND
+    assert vote_from(poll).status_code == HTTPStatus.SEE_OTHER
+
+
+def test_refused_forms_do_not_use_up_the_limit(poll, limit_two):
+    url = reverse("polls:vote", args=[poll.slug])
+    for sent in ({}, {"choice": "abc"}, {"choice": [1, 2]}):
+        response = Client(REMOTE_ADDR="203.0.113.7").post(url, sent)
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert not used(poll)
+    assert [vote_from(poll).status_code for _ in range(2)] == [HTTPStatus.SEE_OTHER] * 2
+
+
+def test_a_vote_the_database_fails_to_record_gives_its_place_back(poll, limit_two, monkeypatch):
+    def database_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "record_vote", database_down)
+    response = vote_from(poll)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert used(poll) == 0
+    assert not Vote.objects.exists()
+
+
+def test_reserve_holds_a_vote_while_it_is_counted_and_gives_it_back_on_failure(poll, limit_two):
+    limit = AddressLimit(RequestFactory().post("/", REMOTE_ADDR="203.0.113.7"), poll)
+    held = []
+
+    def count_a_vote_that_fails():
+        with limit.reserve():
+            held.append(cache.get(limit.key))
+            raise RuntimeError("the vote was not counted")
+
+    with pytest.raises(RuntimeError):
+        count_a_vote_that_fails()
+    assert held == [1]
+    assert cache.get(limit.key) == 0
+    with limit.reserve():
+        pass
+    assert cache.get(limit.key) == 1
+
+
+def test_reserve_over_the_limit_raises_exceeded_and_runs_nothing(poll, limit_two):
+    limit = AddressLimit(RequestFactory().post("/", REMOTE_ADDR="203.0.113.7"), poll)
+    assert (limit.take(), limit.take(), limit.take()) == (True, True, False)
+    ran = []
+    with pytest.raises(AddressLimit.Exceeded) as exceeded, limit.reserve():
+        ran.append(True)
+    assert not ran
+    assert exceeded.value.retry_after == limit.retry_after
+    assert 0 < limit.retry_after <= 3600
+    assert cache.get(limit.key) == 2  # the refused attempts hold nothing
 
 
 def test_a_limit_of_zero_turns_it_off(poll, settings):
     settings.POLL_IP_VOTE_LIMIT = 0
-    assert {vote_from(poll).status_code for _ in range(5)} == {HTTPStatus.FOUND}
+    assert {vote_from(poll).status_code for _ in range(5)} == {HTTPStatus.SEE_OTHER}
 
 
 @pytest.mark.parametrize(
@@ -137,7 +196,7 @@ def test_votes_still_count_when_the_cache_is_down(poll, limit_two, settings, cap
             "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
         }
     }
-    assert [vote_from(poll).status_code for _ in range(3)] == [HTTPStatus.FOUND] * 3
+    assert [vote_from(poll).status_code for _ in range(3)] == [HTTPStatus.SEE_OTHER] * 3
     assert Vote.objects.count() == 3
     assert "Vote limit skipped: the cache cannot be reached." in caplog.text
 
@@ -161,8 +220,8 @@ def test_limited_network(address, network):
 
 def test_addresses_of_one_ipv6_subscriber_share_the_limit(poll, limit_two):
     statuses = [vote_from(poll, f"2001:db8:1:2::{n}").status_code for n in range(1, 4)]
-    assert statuses == [HTTPStatus.FOUND, HTTPStatus.FOUND, HTTPStatus.TOO_MANY_REQUESTS]
-    assert vote_from(poll, "2001:db8:1:3::1").status_code == HTTPStatus.FOUND
+    assert statuses == [HTTPStatus.SEE_OTHER, HTTPStatus.SEE_OTHER, HTTPStatus.TOO_MANY_REQUESTS]
+    assert vote_from(poll, "2001:db8:1:3::1").status_code == HTTPStatus.SEE_OTHER
 
 
 def test_an_ipv4_address_written_as_ipv6_is_the_same_address(poll, limit_two):

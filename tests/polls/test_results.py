@@ -72,23 +72,44 @@ def test_hidden_until_voted_withholds_counts_but_keeps_the_total(client, make_po
     assert "% (" not in page.text
 
 
-def test_hidden_until_voted_shows_counts_to_a_visitor_who_voted(client, make_poll):
+def test_hidden_until_voted_shows_counts_to_a_visitor_who_voted_but_not_on_shared_pages(
+    client, make_poll
+):
     poll = make_poll(results_visibility=Poll.ResultsVisibility.AFTER_VOTE)
-    client.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
-    data = results_json(client, poll)
-    assert data["results_visible"] is True
-    assert data["choices"][0]["votes"] == 1
-    assert results_json(Client(), poll)["choices"][0]["votes"] is None
+    first = poll.choices.first()
+    voted = client.post(reverse("polls:vote", args=[poll.slug]), {"choice": first.pk})
+    page = client.get(voted["Location"])
+    assert "100% (1 vote)" in page.text
+    assert "(your answer)" in page.text
+    state = client.get(reverse("polls:state", args=[poll.slug])).json()
+    assert (state["voted"], state["results_visible"]) == (True, True)
+    assert state["choices"][0]["votes"] == 1
+    # The shared results are the same for the voter as for everyone: still hidden.
+    for reader in (client, Client()):
+        data = results_json(reader, poll)
+        assert (data["total_votes"], data["results_visible"]) == (1, False)
+        assert data["choices"][0]["votes"] is None
+    assert (
+        Client().get(reverse("polls:state", args=[poll.slug])).json()["choices"][0]["votes"] is None
+    )
 
 
 def test_hidden_until_closed_stays_hidden_after_voting(client, make_poll):
     poll = make_poll(results_visibility=Poll.ResultsVisibility.AFTER_CLOSE)
-    client.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
+    first = poll.choices.first()
+    voted = client.post(reverse("polls:vote", args=[poll.slug]), {"choice": first.pk})
     data = results_json(client, poll)
     assert (data["total_votes"], data["results_visible"]) == (1, False)
     assert data["choices"][0]["votes"] is None
+    state = client.get(reverse("polls:state", args=[poll.slug])).json()
+    assert (state["voted"], state["choice"], state["results_visible"]) == (True, first.pk, False)
+    assert state["choices"][0]["votes"] is None
+    page = client.get(voted["Location"])
+    assert "The results are shown when the poll closes" in page.text
+    assert f"Your answer: <strong>{first.text}</strong>" in page.text
+    assert "% (" not in page.text
     box = client.get(poll.get_absolute_url())
-    assert "The results are shown when the poll closes" in box.text
+    assert "% (" not in box.text
 
 
 def test_hidden_until_closed_is_shown_once_closed(client, make_poll, now):
@@ -98,6 +119,20 @@ def test_hidden_until_closed_is_shown_once_closed(client, make_poll, now):
     data = results_json(client, poll)
     assert (data["is_open"], data["results_visible"]) == (False, True)
     assert data["choices"][2]["votes"] == 1
+
+
+def test_results_json_is_shared_by_every_reader(client, poll):
+    cast(poll, 0)
+    response = client.get(reverse("polls:results_json", args=[poll.slug]))
+    assert "public" in response["Cache-Control"]
+    assert "private" not in response["Cache-Control"]
+    assert not response.cookies
+
+
+def test_the_results_page_of_an_open_poll_links_to_the_vote(client, poll):
+    response = client.get(reverse("polls:results", args=[poll.slug]))
+    assert f'<a href="{poll.get_absolute_url()}">Vote in this poll</a>' in response.text
+    assert "You have voted" not in response.text
 
 
 def test_results_json_of_an_unknown_poll_is_a_json_404(client):

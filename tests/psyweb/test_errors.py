@@ -88,13 +88,11 @@ def test_database_outage_on_a_json_address_answers_json():
 
 
 @pytest.mark.parametrize("charset", ["latin-1", "utf-16"])
-@pytest.mark.parametrize(
-    "url", ["/polls/antidepressants/vote/", "/polls/nope/vote/", "/admin/login/"]
-)
+@pytest.mark.parametrize("url", ["/polls/antidepressants/vote/", "/admin/login/"])
 def test_a_form_in_another_charset_gets_the_400_page(poll, charset, url):
     # Django reads only UTF-8 forms; its CSRF check reads the form, also on the error page.
     visitor = Client(enforce_csrf_checks=True)
-    visitor.get(poll.get_absolute_url())  # a visitor with a CSRF cookie
+    visitor.get("/admin/login/")  # a visitor with a CSRF cookie
     response = visitor.post(
         url, data=b"choice=1", content_type=f"application/x-www-form-urlencoded; charset={charset}"
     )
