@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-sqlite test-postgres lint format bench clean
+.PHONY: help run serve test test-sqlite test-postgres lint format bench bench-pages clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the demo content and serve on http://127.0.0.1:$(PORT)"
@@ -19,6 +19,7 @@ help:
 	@echo "make serve   production: nginx in front of gunicorn on http://127.0.0.1:$(PORT), DEBUG off (needs SECRET_KEY; docs/deployment.md)"
 	@echo "make lint    ruff check and format check, and makemigrations --check"
 	@echo "make bench   vote storm: gunicorn on PostgreSQL, 400 visitors voting at once (bench/)"
+	@echo "make bench-pages  page rates (wrk) and coherence: ceiling, gunicorn, make serve (bench/)"
 	@echo "make format  apply ruff's fixes and formatting"
 
 # The venv is rebuilt when a requirements file changes.
@@ -69,9 +70,13 @@ test-postgres: $(VENV)/.requirements-dev
 	echo "== Test pass on PostgreSQL ($(TEST_DATABASE_URL)), cache $$cache =="; \
 	DATABASE_URL="$(TEST_DATABASE_URL)" CACHE_URL="$$cache" $(PY) -m pytest $(PYTEST_ARGS)
 
-# Needs PostgreSQL on 127.0.0.1:5432; see bench/README.md. BENCH_ARGS="--visitors 1000" etc.
+# Needs PostgreSQL and Redis on 127.0.0.1; see bench/README.md. BENCH_ARGS="--visitors 1000" etc.
 bench: $(VENV)/.requirements
 	$(PY) bench/vote_storm.py --json bench-results/vote-storm.json $(BENCH_ARGS)
+
+# Needs PostgreSQL and Redis on 127.0.0.1, wrk and nginx; see bench/README.md.
+bench-pages: $(VENV)/.requirements
+	$(PY) bench/pages.py --json bench-results/pages.json $(BENCH_ARGS)
 
 lint: $(VENV)/.requirements-dev
 	$(VENV)/bin/ruff check .
