@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from polls.models import Poll
+
 from .markup import render_markdown
 
 # Links a reader can follow from an article: the web, nothing else
@@ -229,6 +231,15 @@ class Article(models.Model):
             raise ValidationError(
                 {"image_alt": "Describe the image for readers who cannot see it."}
             )
+
+    def get_poll(self):
+        """The poll shown beside the article: its own once it has opened, else the featured one.
+
+        A poll scheduled for later is private until it opens, wherever it is attached.
+        """
+        if self.poll is not None and self.poll.has_opened():
+            return self.poll
+        return Poll.objects.featured()
 
     def get_disclaimer(self):
         """The article's own disclaimer, else the site default."""

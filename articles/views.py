@@ -47,9 +47,7 @@ class ArticleDetailView(DetailView):
         return articles.published()
 
     def get_context_data(self, **kwargs):
-        # The article's own poll, else the poll featured site-wide.
-        poll = self.object.poll or Poll.objects.featured()
-        return super().get_context_data(poll=poll, **kwargs)
+        return super().get_context_data(poll=self.object.get_poll(), **kwargs)
 
 
 class LegalStatementView(DetailView):

@@ -18,8 +18,8 @@ class PollQuerySet(models.QuerySet):
         return self.prefetch_related("choices")
 
     def featured(self):
-        """The poll staff feature site-wide, with its choices, or None."""
-        return self.with_choices().filter(is_featured=True).first()
+        """The poll staff feature site-wide, with its choices, once it has opened; else None."""
+        return self.with_choices().started().filter(is_featured=True).first()
 
 
 class Poll(models.Model):
@@ -156,3 +156,27 @@ class Vote(models.Model):
             raise ValidationError({"choice": "That answer belongs to another poll."})
         if self.poll_id and not self.poll.is_open():
             raise ValidationError({"poll": "This poll is not open, so it takes no ballots."})
+
+
+class AddressVoteCount(models.Model):
+    """How many votes from one client address one poll has accepted in one hour.
+
+    It names no address: `address_key` is an HMAC of the address with the poll and the hour
+    (polls.ratelimit). Counts of past hours are deleted as new votes come in.
+    """
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    hour = models.PositiveIntegerField(db_index=True, help_text="Hours since 1970.")
+    address_key = models.CharField(max_length=64)
+    votes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "hour", "address_key"], name="one_count_per_address_and_hour"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.votes} votes in an hour from one address"

@@ -1,22 +1,23 @@
-"""The per-address limit on accepted votes, kept in the shared cache.
+"""The per-address limit on accepted votes, counted in the database.
 
-The address itself is never stored: the cache holds an HMAC of it under the server's secret and
-a salt that lives only in the cache and is replaced every day, so yesterday's keys cannot be
-linked to anyone.
+Counting is one conditional UPDATE (`votes = votes + 1 WHERE votes < limit`), which the
+database applies one at a time, so simultaneous votes from one address cannot slip past the
+limit together, whatever the cache is. The address itself is never stored: a count's key is
+an HMAC, under the server's secret, of the address with the poll and the hour, so counts
+cannot be joined across polls or hours, and counts of past hours are deleted as votes come in.
 """
 
 import contextlib
 import hashlib
 import hmac
 import ipaddress
-import logging
-import secrets
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-logger = logging.getLogger(__name__)
+from .models import AddressVoteCount
 
 WINDOW_SECONDS = 60 * 60
 # An IPv6 subscriber is usually given a whole /64, so the limit counts per /64.
@@ -39,7 +40,24 @@ def client_address(request):
     forwarded = [part for part in forwarded if part]
     if len(forwarded) < proxies:
         return remote
-    return forwarded[-proxies]
+    return address_only(forwarded[-proxies])
+
+
+def address_only(entry):
+    """The address in one X-Forwarded-For entry, however the proxy wrote it.
+
+    Proxies write `203.0.113.5`, `203.0.113.5:4711`, `[2001:db8::1]:4711`, or the element of a
+    `Forwarded:` header, `for="[2001:db8::1]:4711"`; each counts as the bare address, so a
+    client cannot get a new allowance from each of its ports.
+    """
+    entry = entry.strip()
+    if entry[:4].lower() == "for=":
+        entry = entry[4:].split(";")[0].strip().strip('"')
+    if entry.startswith("["):
+        return entry[1:].split("]")[0]
+    if entry.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has several colons
+        return entry.split(":")[0]
+    return entry
 
 
 def limited_network(address):
@@ -59,23 +77,14 @@ def limited_network(address):
     return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
 
 
-def _daily_salt(today):
-    key = f"polls:address-salt:{today.isoformat()}"
-    salt = secrets.token_hex(32)
-    if cache.add(key, salt, timeout=2 * 24 * 60 * 60):
-        return salt
-    return cache.get(key) or salt
-
-
 class AddressLimit:
     """Reserve one of an address's accepted votes for this hour, and give it back if unused.
 
         with AddressLimit(request, poll).reserve():   # raises AddressLimit.Exceeded
             record_vote(...)                          # an exception gives the vote back
 
-    The reservation is an increment, atomic on Redis, so simultaneous requests cannot slip
-    past the limit together. If the cache fails, the vote is let through (the one-ballot rule
-    in the database still holds) and the failure is logged.
+    The allowance is counted in the database (AddressVoteCount), exactly, on every database
+    and with any cache, or none.
     """
 
     class Exceeded(Exception):
@@ -87,23 +96,15 @@ class AddressLimit:
 
     def __init__(self, request, poll):
         self.limit = settings.POLL_IP_VOTE_LIMIT
-        now = timezone.now()
-        window = int(now.timestamp()) // WINDOW_SECONDS
-        self.retry_after = (window + 1) * WINDOW_SECONDS - int(now.timestamp())
-        self.key = None
-        if self.limit <= 0:
-            return
-        try:
-            salt = _daily_salt(now.date())
-        except Exception:
-            logger.warning("Vote limit skipped: the cache cannot be reached.", exc_info=True)
-            return
-        network = limited_network(client_address(request))
-        # Keyed with the server's secret as well as the day's salt: whoever can read the cache
-        # alone cannot try every IPv4 address against the keys.
-        key = f"{settings.POLL_VOTER_SECRET}:{salt}".encode()
-        digest = hmac.new(key, network.encode(), hashlib.sha256).hexdigest()
-        self.key = f"polls:address-votes:{poll.pk}:{window}:{digest}"
+        now = int(timezone.now().timestamp())
+        self.hour = now // WINDOW_SECONDS
+        self.retry_after = (self.hour + 1) * WINDOW_SECONDS - now
+        self.count = None
+        if self.limit > 0:
+            network = limited_network(client_address(request))
+            message = f"poll:{poll.pk}:hour:{self.hour}:address:{network}"
+            key = hmac.new(settings.POLL_VOTER_SECRET.encode(), message.encode(), hashlib.sha256)
+            self.count = {"poll": poll, "hour": self.hour, "address_key": key.hexdigest()}
 
     @contextlib.contextmanager
     def reserve(self):
@@ -121,29 +122,25 @@ class AddressLimit:
             raise
 
     def take(self):
-        """True if the address may cast one more vote now."""
-        if self.key is None:
+        """True if the address may cast one more vote now (and that vote is counted)."""
+        if self.count is None:
             return True
+        if self._add_one():
+            return True
+        # No count for this address this hour yet, or it is used up.
+        AddressVoteCount.objects.filter(hour__lt=self.hour).delete()  # past hours are forgotten
         try:
-            cache.add(self.key, 0, timeout=self.retry_after + 60)
-            used = cache.incr(self.key)
-            # Some backends (files, database) rewrite the entry with the default timeout.
-            cache.touch(self.key, self.retry_after + 60)
-        except Exception:
-            logger.warning("Vote limit skipped: the cache cannot be reached.", exc_info=True)
-            self.key = None
-            return True
-        if used > self.limit:
-            self.release()
-            return False
+            with transaction.atomic():
+                AddressVoteCount.objects.create(**self.count, votes=1)
+        except IntegrityError:  # it exists: used up, or made by a vote arriving meanwhile
+            return self._add_one()
         return True
 
+    def _add_one(self):
+        counts = AddressVoteCount.objects.filter(**self.count, votes__lt=self.limit)
+        return counts.update(votes=F("votes") + 1) == 1
+
     def release(self):
-        """Give back a reservation whose vote was not counted."""
-        if self.key is None:
-            return
-        try:
-            cache.decr(self.key)
-            cache.touch(self.key, self.retry_after + 60)
-        except Exception:
-            logger.warning("Could not give back a vote-limit reservation.", exc_info=True)
+        """Give back a vote that was taken but not counted."""
+        if self.count is not None:
+            AddressVoteCount.objects.filter(**self.count, votes__gt=0).update(votes=F("votes") - 1)

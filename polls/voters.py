@@ -69,6 +69,13 @@ def remember_voter(response, token):
 
 
 def ballot_of(request, poll, token=None):
-    """This visitor's ballot in `poll`, found by its voter key; None if they have not voted."""
-    key = voter_key(request, poll, token)
-    return Vote.objects.filter(poll=poll, voter_key=key).first() if key else None
+    """This visitor's ballot in `poll`, found by its voter key; None if they have not voted.
+
+    A signed-in reader is also found by the token their browser may hold: one who voted
+    before signing in has voted.
+    """
+    keys = [voter_key(request, poll, token)]
+    token = token or voter_token(request)
+    if token and request.user.is_authenticated:
+        keys.append(key_for_token(poll, token))
+    return Vote.objects.filter(poll=poll, voter_key__in=[key for key in keys if key]).first()

@@ -107,3 +107,19 @@ def test_counts_equal_ballots_after_a_mixed_storm(fresh_poll):
     for choice in Choice.objects.filter(poll=fresh_poll):
         assert choice.votes == Vote.objects.filter(choice=choice).count()
     assert Vote.objects.filter(poll=fresh_poll).count() == 25
+
+
+def test_a_burst_from_one_address_never_passes_the_vote_limit(fresh_poll, settings):
+    settings.POLL_IP_VOTE_LIMIT = 10
+    settings.TRUSTED_PROXY_COUNT = 0
+    url = reverse("polls:vote", args=[fresh_poll.slug])
+    choice = fresh_poll.choices.first().pk
+
+    def vote(i):
+        return Client(REMOTE_ADDR="203.0.113.9").post(url, {"choice": choice}).status_code
+
+    statuses = all_at_once(40, vote)
+
+    assert statuses.count(HTTPStatus.SEE_OTHER) == 10
+    assert statuses.count(HTTPStatus.TOO_MANY_REQUESTS) == 30
+    assert Choice.objects.get(pk=choice).votes == 10

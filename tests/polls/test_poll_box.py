@@ -1,5 +1,6 @@
 """The "PsyWeb Poll" box beside articles and on the home page."""
 
+import datetime
 from http import HTTPStatus
 from urllib.parse import urlencode
 
@@ -35,6 +36,30 @@ def test_the_home_page_shows_the_featured_poll(client, make_poll):
     response = client.get(reverse("articles:index"))
     assert f'action="{reverse("polls:vote", args=[poll.slug])}"' in response.text
     assert "Featured?" in response.text
+
+
+def test_a_scheduled_poll_attached_to_an_article_stays_private_until_it_opens(
+    client, make_article, make_poll, now
+):
+    make_poll(question="Featured?", is_featured=True)
+    scheduled = make_poll(question="Scheduled?", opens_at=now + datetime.timedelta(days=1))
+    article = make_article(poll=scheduled)
+
+    response = client.get(article.get_absolute_url())
+
+    assert "Scheduled?" not in response.text
+    assert scheduled.slug not in response.text
+    assert "Featured?" in response.text  # meanwhile the article shows the featured poll
+
+
+def test_a_scheduled_featured_poll_stays_private_until_it_opens(
+    client, make_article, make_poll, now
+):
+    make_poll(question="Scheduled?", is_featured=True, opens_at=now + datetime.timedelta(hours=1))
+    for url in (reverse("articles:index"), make_article().get_absolute_url()):
+        response = client.get(url)
+        assert "Scheduled?" not in response.text
+        assert "PsyWeb Poll</h2>" not in response.text
 
 
 def test_without_any_poll_there_is_no_poll_box(client, make_article):

@@ -459,16 +459,30 @@ def test_poll_pages_query_counts_are_pinned(client, poll, django_assert_max_num_
 
 
 def test_the_vote_query_count_is_pinned(poll, django_assert_max_num_queries):
-    # poll, choices, "has voted?", INSERT ballot, UPDATE count, the savepoint pair.
-    with django_assert_max_num_queries(7):
+    # poll, choices, "has voted?", INSERT ballot, UPDATE count, the savepoint pair; and the
+    # address's first vote this hour: an UPDATE that finds no count, the DELETE of past hours,
+    # and the count's INSERT in its savepoint pair.
+    with django_assert_max_num_queries(12):
         response = Client().post(vote_url(poll), {"choice": poll.choices.first().pk})
     assert response.status_code == HTTPStatus.SEE_OTHER
     visitor = Client()
     visitor.get(state_url(poll))
-    with django_assert_max_num_queries(7):
+    # The address's next vote: its count is one UPDATE.
+    with django_assert_max_num_queries(8):
         response = visitor.post(vote_url(poll), {"choice": poll.choices.first().pk})
     assert response.status_code == HTTPStatus.SEE_OTHER
     # A repeat: poll, choices, "has voted?" twice, the answer's text for the page.
     with django_assert_max_num_queries(5):
         response = visitor.post(vote_url(poll), {"choice": poll.choices.first().pk})
     assert response.status_code == HTTPStatus.CONFLICT
+
+
+def test_a_reader_who_voted_then_signed_in_cannot_vote_again(poll, django_user_model):
+    reader = Client()
+    reader.post(vote_url(poll), {"choice": poll.choices.first().pk})
+    reader.force_login(django_user_model.objects.create_user("reader"))
+
+    response = reader.post(vote_url(poll), {"choice": poll.choices.last().pk})
+
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert counts(poll) == [1, 0, 0]
