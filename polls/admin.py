@@ -9,12 +9,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
+from psyweb.text import PlainTextModelForm
+
 from . import services, voters
 from .models import Choice, Poll, Vote
 
 
 class ChoiceInline(admin.TabularInline):
     model = Choice
+    form = PlainTextModelForm  # text pasted from Word loses its control characters
     fields = ["text", "order", "votes"]
     readonly_fields = ["votes"]  # counts are written by polls.services only
     extra = 3
@@ -26,6 +29,7 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm
     list_display = [
         "question",
         "opens_at",
@@ -101,11 +105,11 @@ class PollAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         filename = f"poll-{slugify(poll.slug)}-results.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        writer = csv.writer(response)
-        writer.writerow(["answer", "votes", "percent"])
-        for choice, percent in poll.results():
-            writer.writerow([_csv_safe(choice.text), choice.votes, percent])
-        writer.writerow(["Total votes", poll.total_votes, 100 if poll.total_votes else 0])
+        rows = [["answer", "votes", "percent"]]
+        rows += [[choice.text, choice.votes, percent] for choice, percent in poll.results()]
+        rows.append(["Total votes", poll.total_votes, 100 if poll.total_votes else 0])
+        writer = csv.writer(response, quoting=csv.QUOTE_ALL)  # every cell quoted: see _csv_cell
+        writer.writerows([_csv_cell(value) for value in row] for row in rows)
         return response
 
     @admin.action(description="Feature the selected poll site-wide", permissions=["change"])
@@ -119,9 +123,25 @@ class PollAdmin(admin.ModelAdmin):
         self.message_user(request, f"“{queryset.get()}” is now the featured poll.")
 
 
-def _csv_safe(text):
-    """Keep a spreadsheet from reading an answer as a formula (CSV injection)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+# What makes a spreadsheet take a cell for a formula (OWASP, "CSV Injection"), and the
+# full-width forms, which some spreadsheets in East Asian locales take the same way.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def _csv_cell(value):
+    """A CSV cell that no spreadsheet runs as a formula (CSV injection), whatever its text.
+
+    Quoting alone does not do it: Excel and LibreOffice read the quotes away and still evaluate
+    "=1+1". So a cell that starts like a formula, also after spaces (LibreOffice can be told to
+    trim them), gets a leading ' as OWASP advises, which spreadsheets take as "this is text".
+    A formula further in is kept inside its cell by quoting every cell (QUOTE_ALL): where the
+    list separator is ";" or a tab, a spreadsheet would split an unquoted `a;=1+1` into "a"
+    and a formula, but it never splits inside quotes.
+    """
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS):
+        return f"'{text}"
+    return text
 
 
 @admin.register(Vote)

@@ -161,35 +161,37 @@ class VoteView(View):
         if token is None and not request.user.is_authenticated:
             token = issued = voters.new_voter_token()
         try:
-            self.vote(request, poll, form, token)
+            ballot = self.vote(request, poll, form, token, new_voter=issued is not None)
         except services.VoteRejected as rejection:
             response = self.refuse(request, poll, form, token, rejection)
         except AddressLimit.Exceeded as exceeded:
             response = self.too_many(request, poll, exceeded.retry_after)
         else:
-            response = self.accepted(request, poll, token)
+            response = self.accepted(request, poll, ballot)
         if issued:
             voters.remember_voter(response, issued)
         return response
 
     @staticmethod
-    def vote(request, poll, form, token):
+    def vote(request, poll, form, token, *, new_voter):
+        """Count the ballot and return it, or raise why not."""
         if not poll.is_open():  # whatever was sent; record_vote checks this again
             raise services.PollClosed if poll.has_opened() else services.PollNotOpen
-        if voters.ballot_of(request, poll, token):  # before the limit: a repeat is told why
+        # Before the limit, so a repeat is told why. (A token made just now has no ballot.)
+        if not new_voter and voters.ballot_of(request, poll, token):
             raise services.AlreadyVoted
         if not form.is_valid():
             raise InvalidVoteForm(form.errors["choice"][0])
         with AddressLimit(request, poll).reserve():
-            services.record_vote(
+            return services.record_vote(
                 poll=poll,
                 choice_id=form.cleaned_data["choice"],
                 voter_key=voters.voter_key(request, poll, token),
             )
 
-    def accepted(self, request, poll, token):
+    def accepted(self, request, poll, ballot):
         if wants_json(request):
-            state = voter_state(poll_with_counts(poll), voters.ballot_of(request, poll, token))
+            state = voter_state(poll_with_counts(poll), ballot)
             return JsonResponse({"message": "Thank you for voting.", **state})
         query = {}
         if back := page_to_return_to(request, request.POST.get("next")):

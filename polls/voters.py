@@ -78,4 +78,5 @@ def ballot_of(request, poll, token=None):
     token = token or voter_token(request)
     if token and request.user.is_authenticated:
         keys.append(key_for_token(poll, token))
-    return Vote.objects.filter(poll=poll, voter_key__in=[key for key in keys if key]).first()
+    ballots = Vote.objects.filter(poll=poll, voter_key__in=[key for key in keys if key])
+    return ballots.select_related("choice").order_by().first()
