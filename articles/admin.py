@@ -3,11 +3,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from psyweb.text import PlainTextModelForm
+
 from .models import Article, Disclaimer, LegalStatement, Topic
 
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm  # text pasted from Word loses its control characters
     list_display = ["title", "status", "published_at", "topic", "author", "updated_at"]
     list_filter = ["status", "published_at", "topic"]
     search_fields = ["title", "summary", "body", "source_name"]
@@ -73,6 +76,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm
     list_display = ["name", "slug"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -80,12 +84,14 @@ class TopicAdmin(admin.ModelAdmin):
 
 @admin.register(Disclaimer)
 class DisclaimerAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm
     list_display = ["name", "is_default"]
     search_fields = ["name", "text"]
 
 
 @admin.register(LegalStatement)
 class LegalStatementAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm
     list_display = ["title", "updated_at"]
     readonly_fields = ["updated_at"]
 

@@ -25,6 +25,7 @@ ALLOWED_ATTRIBUTES = {
     "th": {"scope"},
 }
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 
 
 class _DemoteTopHeadings(Treeprocessor):
@@ -35,15 +36,48 @@ class _DemoteTopHeadings(Treeprocessor):
             element.tag = "h2"
 
 
-class DemoteTopHeadingsExtension(Extension):
+class _DropWrittenHeadingIds(Treeprocessor):
+    """Drop the ids written in the text (`## Title {: #main-content }`): toc makes them all."""
+
+    def run(self, root):
+        for element in root.iter():
+            if element.tag in HEADINGS:
+                element.attrib.pop("id", None)
+
+
+class HeadingsExtension(Extension):
+    """Headings start at <h2>, and their ids are made by toc from their text alone."""
+
     def extendMarkdown(self, md):
-        # Before "toc" (priority 5), so heading ids are made from the final headings.
+        # Both before "toc" (priority 5), so ids are made from the final headings; the second
+        # after "attr_list" (8), which sets the ids written in the text.
         md.treeprocessors.register(_DemoteTopHeadings(md), "demote_top_headings", 30)
+        md.treeprocessors.register(_DropWrittenHeadingIds(md), "drop_written_heading_ids", 6)
 
 
 def heading_id(value, separator):
     """Ids for headings, prefixed so they never clash with the page's own ids (poll-…, main-…)."""
     return f"section-{slugify(value, separator)}"
+
+
+def _only_section_ids():
+    """An nh3 attribute filter: every id in the body is a `section-…` one, and is there once.
+
+    Whatever wrote it (toc, or raw HTML such as `<h2 id="main-content">`), an id without the
+    prefix, which could be one of the page's own (main-content, poll-<slug>, article-title …),
+    is dropped, and so is one already taken.
+    """
+    seen = set()
+
+    def keep(tag, attribute, value):
+        if attribute != "id":
+            return value
+        if not value.startswith("section-") or value in seen:
+            return None
+        seen.add(value)
+        return value
+
+    return keep
 
 
 def render_markdown(text):
@@ -55,7 +89,7 @@ def render_markdown(text):
     """
     html = markdown.markdown(
         text,
-        extensions=["extra", "sane_lists", DemoteTopHeadingsExtension(), "toc"],
+        extensions=["extra", "sane_lists", HeadingsExtension(), "toc"],
         extension_configs={"toc": {"slugify": heading_id}},
         output_format="html",
     )
@@ -66,4 +100,5 @@ def render_markdown(text):
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="noopener noreferrer",
+        attribute_filter=_only_section_ids(),
     )

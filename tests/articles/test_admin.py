@@ -120,6 +120,51 @@ def test_unpublish_action_takes_an_article_off_the_site(admin_client, client, ma
     assert client.get(article.get_absolute_url()).status_code == HTTPStatus.NOT_FOUND
 
 
+# Text as it comes from Word and other editors: a vertical tab for a line break, a form feed,
+# the odd NUL and other control characters. What staff meant is the text without them.
+PASTED_TEXT = {
+    Article: (
+        {
+            "title": "Sleep\x0band mood\x00",
+            "slug": "sleep-and-mood",
+            "summary": "How sleep\x0cshapes\x01 mood.",
+            "body": "## Why\x7f\n\nBecause\x0bit\x1b helps.",
+            "image_alt": "A\x9f bed",
+            "source_name": "The\x0bLancet\x08",
+            "status": "draft",
+        },
+        {
+            "title": "Sleep and mood",
+            "summary": "How sleep shapes mood.",
+            "body": "## Why\n\nBecause it helps.",
+            "image_alt": "A bed",
+            "source_name": "The Lancet",
+        },
+    ),
+    Topic: (
+        {"name": "Sleep\x0bproblems\x00", "slug": "sleep", "description": "Rest\x01."},
+        {"name": "Sleep problems", "description": "Rest."},
+    ),
+    Disclaimer: (
+        {"name": "Medical\x1f", "text": "Not\x0ba\x00 diagnosis.\x85See a doctor."},
+        {"name": "Medical", "text": "Not a diagnosis. See a doctor."},
+    ),
+    LegalStatement: (
+        {"title": "Legal\x0cStatement", "body": "## Terms\x00\n\nBe\x0bkind."},
+        {"title": "Legal Statement", "body": "## Terms\n\nBe kind."},
+    ),
+}
+
+
+@pytest.mark.parametrize("model", PASTED_TEXT)
+def test_text_pasted_with_control_characters_is_saved_without_them(admin_client, model):
+    posted, expected = PASTED_TEXT[model]
+    response = admin_client.post(admin_url(model, "add"), posted)
+    assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].errors
+    saved = model.objects.get()
+    assert {field: getattr(saved, field) for field in expected} == expected
+
+
 def test_admin_rejects_a_javascript_source_link(admin_client):
     response = admin_client.post(
         admin_url(Article, "add"),

@@ -1,5 +1,7 @@
 """The sanitizer stands between what staff type and every reader's browser."""
 
+from html.parser import HTMLParser
+
 import pytest
 
 from articles.markup import render_markdown
@@ -77,3 +79,63 @@ def test_heading_ids_cannot_clash_with_the_pages_own_ids():
     assert 'id="main-content"' not in html
     assert 'id="poll-antidepressants"' not in html
     assert '<h2 id="section-main-content">Main content</h2>' in html
+
+
+def ids_and_names(html):
+    """Every id and name attribute in `html`, as a browser reads them."""
+    found = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.extend((name, value) for name, value in attrs if name in ("id", "name"))
+
+    Collector().feed(html)
+    return found
+
+
+# Each way Markdown (with "extra" and "toc") lets a writer put an id or a name into the HTML.
+ID_ROUTES = {
+    "attr_list on a heading": "## Skip {: #main-content }",
+    "attr_list on a paragraph": "Text\n{: #article-title }",
+    "attr_list on a link": "[a](https://example.org){: #list-title name=poll-x }",
+    "raw heading": '<h2 id="main-content">Skip</h2>',
+    "raw heading, upper case": '<H3 ID="poll-antidepressants-heading">Poll</H3>',
+    "raw heading, id as entities": '<h4 id="&#109;ain-content">Skip</h4>',
+    "raw heading, single quotes": "<h5 id='article-title'>Title</h5>",
+    "raw elements": '<p id="main-content"><a id="x" name="main-content">a</a></p>',
+    "markdown in raw html": '<div markdown="1" id="main-content">\n## H {: #poll-x }\n</div>',
+    "heading parsed from raw html": '<h2 markdown="1" id="list-title">Hi</h2>',
+    "fenced code": "~~~ {#main-content}\ncode\n~~~",
+    "footnotes": "Text[^1]\n\n[^1]: A note.",
+    "table of contents": "[TOC]\n\n## Main content",
+    "definition list": "Term\n:   Definition {: #main-content }",
+}
+
+
+@pytest.mark.parametrize("markdown", ID_ROUTES.values(), ids=ID_ROUTES.keys())
+def test_every_id_in_a_body_is_a_section_id_and_there_is_no_name(markdown):
+    attributes = ids_and_names(render_markdown(markdown))
+    assert [name for name, _ in attributes] == ["id"] * len(attributes)
+    assert all(value.startswith("section-") for _, value in attributes), attributes
+
+
+@pytest.mark.parametrize(
+    ("markdown", "heading"),
+    [
+        ("## Skip {: #main-content }", '<h2 id="section-skip">Skip</h2>'),
+        ("### Poll {: #section-other }", '<h3 id="section-poll">Poll</h3>'),
+        ('<h2 markdown="1" id="list-title">Hi</h2>', '<h2 id="section-hi">Hi</h2>'),
+    ],
+)
+def test_a_heading_gets_its_id_from_its_text_whatever_id_is_written(markdown, heading):
+    assert render_markdown(markdown) == heading
+
+
+def test_an_id_written_in_raw_html_is_dropped():
+    assert render_markdown('<h2 id="main-content">Skip</h2>') == "<h2>Skip</h2>"
+
+
+def test_no_id_appears_twice_in_a_body():
+    html = render_markdown('<h2 id="section-why">Why, raw</h2>\n\n## Why\n\n## Why')
+    ids = [value for _, value in ids_and_names(html)]
+    assert ids == ["section-why", "section-why_1"]

@@ -100,6 +100,18 @@ def test_staff_create_a_poll_with_choices_inline(admin_client):
     assert [c.text for c in poll.choices.all()] == ["Yes", "No"]
 
 
+def test_a_question_and_answers_pasted_with_control_characters_are_saved_without_them(
+    admin_client,
+):
+    # As from Word: a vertical tab for a line break, a form feed, a NUL, other control characters.
+    data = add_poll_form("Do you\x0bsleep well?\x00", "sleep", ["Yes\x01\x7f", "Not\x0creally\x9f"])
+    response = admin_client.post(reverse("admin:polls_poll_add"), data)
+    assert response.status_code == HTTPStatus.FOUND
+    poll = Poll.objects.get(slug="sleep")
+    assert poll.question == "Do you sleep well?"
+    assert [c.text for c in poll.choices.all()] == ["Yes", "Not really"]
+
+
 def test_results_csv_export(admin_client, voted_poll):
     response = admin_client.get(reverse("admin:polls_poll_results_csv", args=[voted_poll.pk]))
     assert response.status_code == HTTPStatus.OK
@@ -119,6 +131,47 @@ def test_results_csv_defuses_spreadsheet_formulas(admin_client, make_poll):
     poll = make_poll(choices=['=HYPERLINK("http://evil")', "Fine"])
     response = admin_client.get(reverse("admin:polls_poll_results_csv", args=[poll.pk]))
     assert "'=HYPERLINK" in response.content.decode()
+
+
+def results_csv(admin_client, poll):
+    response = admin_client.get(reverse("admin:polls_poll_results_csv", args=[poll.pk]))
+    assert response.status_code == HTTPStatus.OK
+    return response.content.decode()
+
+
+# How a spreadsheet knows a formula (OWASP): by these, also in their full-width forms.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1+1", "\r=1+1", "＝1+1", "＋1", "－1", "＠SUM(A1)", " =1"],
+)
+def test_an_answer_that_starts_like_a_formula_is_exported_as_text(admin_client, make_poll, answer):
+    poll = make_poll(choices=[answer, "Fine"])
+    rows = list(csv.reader(io.StringIO(results_csv(admin_client, poll))))
+    assert rows[1][0] == f"'{answer}"  # the ' makes spreadsheets take it as text
+    assert rows[2][0] == "Fine"
+
+
+def test_every_cell_of_the_results_csv_is_quoted(admin_client, make_poll):
+    poll = make_poll(choices=["=1+1", "Fine"])
+    lines = results_csv(admin_client, poll).splitlines()
+    assert lines[:3] == ['"answer","votes","percent"', '"\'=1+1","0","0"', '"Fine","0","0"']
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_no_cell_of_the_results_csv_runs_as_a_formula_whatever_the_list_separator(
+    admin_client, make_poll, separator
+):
+    # Where the list separator is ";" or a tab, spreadsheets split lines there, and read
+    # quotes as Python's csv module does.
+    answers = ["a;=1+1", "b\t=2+2", "c,=3+3", 'd";=4+4', "e\n=5+5", "=6+6"]
+    poll = make_poll(choices=answers)
+    text = results_csv(admin_client, poll)
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=separator) for cell in row]
+    assert cells
+    assert [cell for cell in cells if cell.lstrip().startswith(FORMULA_STARTS)] == []
 
 
 def test_results_csv_needs_staff(client, poll):
