@@ -5,11 +5,9 @@ what belongs to one visitor (their ballot, "thank you", live counts) comes from 
 from `PollStateView` (read by the poll island, static/js/polls.js) and from `VotedView`.
 """
 
-import codecs
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
-from django.core.exceptions import BadRequest
 from django.db.models import Sum
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -157,8 +155,6 @@ class VoteView(View):
 
     def post(self, request, slug):
         poll = get_object_or_404(Poll.objects.with_choices(), slug=slug)
-        if not sent_in_utf8(request):
-            raise BadRequest("A vote must be sent in UTF-8.")  # the site's 400 page
         form = VoteForm(poll, request.POST)
         token = voters.voter_token(request)
         issued = None
@@ -237,18 +233,6 @@ class VoteView(View):
             )
         response["Retry-After"] = str(retry_after)
         return response
-
-
-def sent_in_utf8(request):
-    """Whether the form came in UTF-8, the only charset the vote reads (docs/polls.md).
-
-    Django refuses a urlencoded form in another charset itself, but reads a multipart one in
-    whatever charset it names, and a form in a charset it does not know as if it were UTF-8.
-    """
-    try:
-        return codecs.lookup(request.content_params.get("charset", "utf-8")).name == "utf-8"
-    except LookupError:
-        return False
 
 
 def wants_json(request):

@@ -3,9 +3,12 @@
 Each class does one thing, in the manner of django.contrib.flatpages.middleware.
 """
 
+import codecs
 import logging
+import sqlite3
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template.loader import render_to_string
@@ -19,6 +22,36 @@ def _fill(response, template_name, request):
     response["Content-Type"] = "text/html; charset=utf-8"
     if response.has_header("Content-Length"):
         response["Content-Length"] = str(len(response.content))
+
+
+class UnreadableInputMiddleware:
+    """Answer 400 (the site's page) to input the site cannot read, before anything reads it.
+
+    - A form in a charset other than UTF-8. Django refuses a urlencoded one in a charset it
+      knows, but reads a multipart one in whatever charset it names, and a charset it does
+      not know as UTF-8: answers would be read wrongly, or half-read by the CSRF check.
+    - A NUL character in the address's query: PostgreSQL can neither store nor search for
+      one, so an admin search for it would end in a server error.
+    """
+
+    form_types = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "%00" in request.META.get("QUERY_STRING", "") or not self.sent_in_utf8(request):
+            raise BadRequest("Input the site cannot read.")
+        return self.get_response(request)
+
+    def sent_in_utf8(self, request):
+        charset = request.content_params.get("charset")
+        if charset is None or request.content_type not in self.form_types:
+            return True
+        try:
+            return codecs.lookup(charset).name == "utf-8"
+        except LookupError:
+            return False
 
 
 class MethodNotAllowedPageMiddleware:
@@ -63,10 +96,39 @@ class ReaderErrorPagesInDebugMiddleware:
         return response
 
 
+# Errors from a database that answers but could not do this request just now: it is busy, and
+# the same request is likely to work again in a moment. By SQLSTATE (psycopg2's `pgcode`):
+BUSY_SQLSTATES = {
+    "40P01": "deadlock detected",  # psycopg2.errors.DeadlockDetected
+    "40001": "serialization failure",  # psycopg2.errors.SerializationFailure
+    "57014": "statement timeout",  # psycopg2.errors.QueryCanceled (statement_timeout)
+    "55P03": "lock not available",  # psycopg2.errors.LockNotAvailable (lock_timeout, NOWAIT)
+}
+
+
+def busy_reason(exception):
+    """Why the database was too busy for this request, or None if it could not be reached.
+
+    Django wraps the driver's exception; the driver's own is its `__cause__`.
+    """
+    cause = exception.__cause__
+    code = getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)
+    if code in BUSY_SQLSTATES:
+        return BUSY_SQLSTATES[code]
+    if isinstance(cause, sqlite3.OperationalError) and "database is locked" in str(cause):
+        return "database is locked"  # SQLite, after waiting its busy timeout
+    return None
+
+
 class DatabaseOutageMiddleware:
-    """When the database cannot be reached, answer 503 and ask the reader to come back."""
+    """When the database cannot serve a request, answer 503 and ask the reader to come back.
+
+    A database that cannot be reached and one that is busy (a deadlock, a timeout, a lock) are
+    logged for what they are and explained to the reader in their own words.
+    """
 
     retry_after_seconds = 30
+    busy_retry_after_seconds = 5
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -77,14 +139,23 @@ class DatabaseOutageMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
+        busy = busy_reason(exception)
         # One line per request: an outage would otherwise write a traceback for each.
-        logger.error("Database unavailable, answered 503: %s", str(exception).strip())
-        if request.path.endswith(".json") or request.headers.get("Accept") == "application/json":
-            response = JsonResponse(
-                {"error": "The site is briefly unavailable. Please try again in a minute."},
-                status=503,
-            )
+        if busy:
+            logger.warning("Database busy (%s), answered 503", busy)
+            message = "The site is busy just now. Please try again in a moment."
+            retry_after = self.busy_retry_after_seconds
         else:
-            response = HttpResponse(render_to_string("503.html", request=request), status=503)
-        response["Retry-After"] = str(self.retry_after_seconds)
+            logger.error("Database unavailable, answered 503: %s", str(exception).strip())
+            message = "The site is briefly unavailable. Please try again in a minute."
+            retry_after = self.retry_after_seconds
+        if request.path.endswith(".json") or request.headers.get("Accept") == "application/json":
+            response = JsonResponse({"error": message}, status=503)
+        else:
+            page = render_to_string("503.html", {"busy": bool(busy)}, request=request)
+            response = HttpResponse(page, status=503)
+        response["Retry-After"] = str(retry_after)
+        # The line logged above is this request's only one: Django would add "Service
+        # Unavailable" at ERROR level for every 503, and a busy database would read as an outage.
+        response._has_been_logged = True
         return response

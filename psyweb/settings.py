@@ -5,6 +5,7 @@ Every variable is documented in `.env.example`. A `.env` file beside manage.py i
 when present; real environment variables win over it.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.sitemaps",
     "csp",
+    "axes",
     "articles",
     "polls",
 ]
@@ -59,11 +61,14 @@ MIDDLEWARE = [
     "psyweb.middleware.MethodNotAllowedPageMiddleware",
     "psyweb.middleware.ReaderErrorPagesInDebugMiddleware",
     "psyweb.middleware.DatabaseOutageMiddleware",
+    "psyweb.middleware.UnreadableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Last: turns a login refused by django-axes into the lockout page (see "Admin login").
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "psyweb.urls"
@@ -95,6 +100,28 @@ DATABASES = {
 # cache does not pay for a new connection.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer must cost a request a few seconds and a 503 page
+    # (psyweb.middleware.DatabaseOutageMiddleware), not hold a worker until gunicorn kills it.
+    # Values in the URL's query (?connect_timeout=5) win over these.
+    pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Connecting, up to the server's first answer. libpq waits at least 2 s; 0 waits forever.
+    pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+    # The server cancels a statement that runs longer than this (0: never). `manage.py migrate`
+    # on large tables may need DATABASE_STATEMENT_TIMEOUT=0.
+    statement_ms = round(env.float("DATABASE_STATEMENT_TIMEOUT", default=10) * 1000)
+    if "statement_timeout" not in pg_options.get("options", ""):
+        pg_options["options"] = (
+            f"{pg_options.get('options', '')} -c statement_timeout={statement_ms}".strip()
+        )
+    # When the network drops packets or the server's machine vanishes, a connection already
+    # open would wait forever: give up on data unacknowledged for 10 s, and probe idle
+    # connections kept between requests (CONN_MAX_AGE).
+    pg_options.setdefault("tcp_user_timeout", 10_000)
+    pg_options.setdefault("keepalives", 1)
+    pg_options.setdefault("keepalives_idle", 30)
+    pg_options.setdefault("keepalives_interval", 10)
+    pg_options.setdefault("keepalives_count", 3)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Let simultaneous writers (votes arriving together under `make run`) wait their turn
     # instead of failing with "database is locked".
@@ -120,6 +147,38 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # How long a shared page (psyweb/pagecache.py) is served from the cache before it is rendered
 # again: the longest an edit or a vote takes to show (plus up to 1 s in nginx's cache).
 PAGE_CACHE_SECONDS = env.float("PAGE_CACHE_SECONDS", default=0.5)
+# Each worker process also keeps the shared pages it served in its own memory, for no longer
+# than they are fresh: most requests then need no trip to the shared cache.
+CACHES["worker_pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "psyweb-worker-pages",
+    "OPTIONS": {"MAX_ENTRIES": 500},
+}
+
+# Admin login: django-axes refuses sign-ins, for AXES_COOLOFF_TIME, from a client address or
+# to an account that has failed AXES_FAILURE_LIMIT times; a successful sign-in starts the count
+# again. The counts live only in the cache (Redis in production), under hashed keys that expire
+# with the cool-off, so no address is kept longer than that: no database rows, no access log.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks: not the pair
+AXES_RESET_ON_SUCCESS = True
+# The address the vote limit counts: REMOTE_ADDR, or X-Forwarded-For behind TRUSTED_PROXY_COUNT.
+AXES_CLIENT_IP_CALLABLE = "polls.ratelimit.client_address"
+AXES_LOCKOUT_TEMPLATE = "axes_lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False  # its tables stay empty with the cache handler
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
+    # axes warns that a file cache's increments are not atomic: failures arriving at the same
+    # instant may be counted once. The file cache is shared by every process on this machine,
+    # which is what the counts need; production uses Redis, whose increments are atomic.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -148,9 +207,18 @@ STORAGES = {
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# The health check (psyweb/health.py) answers plain HTTP too, so that a load balancer or
+# monitor on the private network can ask gunicorn directly; it still needs an allowed Host.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# HTTP Strict Transport Security, on by default as cookiecutter-django sets it: browsers that
+# saw the site over HTTPS refuse plain HTTP to it (and its subdomains) for this long. Start at
+# 60 s, raise it (a year: 31536000) once HTTPS works everywhere; see docs/deployment.md for
+# what preload commits a domain to. Sent only over HTTPS.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True

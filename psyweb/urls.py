@@ -6,7 +6,7 @@ from django.urls import include, path
 
 from articles.sitemaps import ArticleSitemap, TopicSitemap
 
-from . import views
+from . import health, views
 from .decorators import read_only
 from .pagecache import shared_page
 
@@ -15,6 +15,8 @@ admin.site.site_title = "PsyWeb admin"
 
 urlpatterns = [
     path("favicon.ico", read_only(views.favicon), name="favicon"),
+    # For load balancers and monitors: 200 or 503, never cached (psyweb/health.py).
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("polls/", include("polls.urls")),
     path(

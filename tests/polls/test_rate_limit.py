@@ -211,10 +211,11 @@ def test_the_limit_counts_and_votes_count_when_the_cache_is_down(poll, limit_two
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
-        }
+        },
     }
     statuses = [vote_from(poll).status_code for _ in range(3)]
     assert statuses == [HTTPStatus.SEE_OTHER, HTTPStatus.SEE_OTHER, HTTPStatus.TOO_MANY_REQUESTS]

@@ -137,3 +137,12 @@ def test_with_debug_on_the_sites_own_400_pages_are_kept(poll, settings):
     response = Client().post(reverse("polls:vote", args=[poll.slug]), {})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "Please choose an answer before voting." in response.text
+
+
+def test_the_400_for_an_unknown_host_carries_the_security_headers(client):
+    response = client.get("/", headers={"host": "evil.example"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"

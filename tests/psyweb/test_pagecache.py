@@ -174,11 +174,12 @@ def test_a_stale_copy_is_not_served_past_its_grace(client, site, settings):
 
 def test_pages_are_still_served_when_the_cache_is_down(client, site, settings, caplog):
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",  # the discard port: nothing answers there
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
+        },
     }
     response = client.get(site.get_absolute_url())
 

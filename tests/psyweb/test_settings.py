@@ -97,3 +97,37 @@ def test_default_cache_is_shared_by_every_process_on_the_machine():
     )
     assert "LocMemCache" not in result.stdout
     assert result.stdout.strip() == "django.core.cache.backends.filebased.FileBasedCache"
+
+
+def test_deploy_checks_pass_with_only_the_required_settings():
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "False",
+        "SECRET_KEY": "a-long-random-secret-for-this-test-only-0123456789-abcdefghijklmnop",
+        "ALLOWED_HOSTS": "psyweb.example.org",
+        "DATABASE_URL": "postgres://psyweb@127.0.0.1:5432/psyweb",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_postgresql_connections_give_up_on_a_server_that_does_not_answer():
+    result = run_django(
+        "from django.conf import settings\n"
+        "options = settings.DATABASES['default']['OPTIONS']\n"
+        "print(options['connect_timeout'], options['options'], options['tcp_user_timeout'])\n",
+        SECRET_KEY="k",
+        DATABASE_URL="postgres://psyweb@db.example/psyweb",
+        DATABASE_CONNECT_TIMEOUT="5",
+        DATABASE_STATEMENT_TIMEOUT="2.5",
+    )
+    assert result.stdout.split() == ["5", "-c", "statement_timeout=2500", "10000"], result.stderr
