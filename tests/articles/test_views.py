@@ -298,3 +298,21 @@ def test_sitemap_lists_published_articles_and_their_topics(client, make_article,
     assert f"http://testserver{public.get_absolute_url()}</loc>" in response.text
     assert f"http://testserver{topic.get_absolute_url()}</loc>" in response.text
     assert draft.get_absolute_url() not in response.text
+
+
+def test_staff_without_the_permission_to_change_articles_cannot_preview(
+    client, django_user_model, make_article
+):
+    draft = make_article(status=Article.Status.DRAFT)
+    client.force_login(django_user_model.objects.create_user("helper", is_staff=True))
+
+    response = client.get(draft.get_absolute_url())
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_admin_pages_are_never_stored_by_a_cache(admin_client):
+    response = admin_client.get(reverse("admin:articles_article_changelist"))
+    assert response.status_code == HTTPStatus.OK
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
