@@ -171,7 +171,9 @@ def test_a_next_page_on_another_site_or_unsafe_is_dropped(client, poll, next_url
     assert response["Location"] == voted_url(poll)
     # Nor is it followed when it is put in the voted page's address by hand.
     page = client.get(reverse("polls:voted", args=[poll.slug]), {"next": next_url})
-    assert page.status_code == HTTPStatus.OK
+    # A NUL in an address is refused outright (psyweb.middleware.UnreadableInputMiddleware).
+    expected = HTTPStatus.BAD_REQUEST if "\x00" in next_url else HTTPStatus.OK
+    assert page.status_code == expected
     assert BACK_LINK not in page.text
     assert "evil.example" not in page.text
     assert counts(poll) == [1, 0, 0]
