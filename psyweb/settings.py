@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "csp",
     "axes",
+    "psyweb",
     "articles",
     "polls",
 ]
@@ -100,6 +101,16 @@ DATABASES = {
 # cache does not pay for a new connection.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: the server cancels a statement that runs longer than this (0: never). A long
+# `manage.py migrate` may need DATABASE_STATEMENT_TIMEOUT=0.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=5)
+# PostgreSQL: the longest the site waits for any answer, counted on its own side, for a server
+# that hangs and so keeps no timeout of its own (psyweb/db.py). A little longer than a
+# statement may run, so that the server's own timeout speaks first. 0: no limit.
+DATABASE_WAIT_TIMEOUT = env.float(
+    "DATABASE_WAIT_TIMEOUT",
+    default=DATABASE_STATEMENT_TIMEOUT + 2 if DATABASE_STATEMENT_TIMEOUT else 0,
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that does not answer must cost a request a few seconds and a 503 page
     # (psyweb.middleware.DatabaseOutageMiddleware), not hold a worker until gunicorn kills it.
@@ -107,9 +118,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     # Connecting, up to the server's first answer. libpq waits at least 2 s; 0 waits forever.
     pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
-    # The server cancels a statement that runs longer than this (0: never). `manage.py migrate`
-    # on large tables may need DATABASE_STATEMENT_TIMEOUT=0.
-    statement_ms = round(env.float("DATABASE_STATEMENT_TIMEOUT", default=10) * 1000)
+    statement_ms = round(DATABASE_STATEMENT_TIMEOUT * 1000)
     if "statement_timeout" not in pg_options.get("options", ""):
         pg_options["options"] = (
             f"{pg_options.get('options', '')} -c statement_timeout={statement_ms}".strip()

@@ -251,7 +251,7 @@ def test_a_statement_running_longer_than_the_statement_timeout_is_cancelled():
 
 
 @pytest.mark.postgresql
-def test_the_statement_timeout_is_ten_seconds_unless_set():
+def test_the_statement_timeout_is_five_seconds_unless_set():
     result = run_django(
         "from django.db import connection\n"
         "with connection.cursor() as cursor:\n"
@@ -259,7 +259,98 @@ def test_the_statement_timeout_is_ten_seconds_unless_set():
         "    print(cursor.fetchone()[0])\n",
         SECRET_KEY="k",
     )
-    assert result.stdout.strip() == "10s", result.stderr
+    assert result.stdout.strip() == "5s", result.stderr
+
+
+@pytest.mark.postgresql
+def test_the_site_stops_waiting_for_an_answer_after_the_wait_timeout():
+    result = run_django(
+        "import time\n"
+        "from django.db import OperationalError, connection\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    connection.cursor().execute('SELECT pg_sleep(5)')\n"
+        "except OperationalError as error:\n"
+        "    print(round(time.monotonic() - started, 1), error)\n",
+        SECRET_KEY="k",
+        DATABASE_STATEMENT_TIMEOUT="0",  # the server would wait: only the site's limit applies
+        DATABASE_WAIT_TIMEOUT="1",
+    )
+    seconds, _, message = result.stdout.partition(" ")
+    assert message.strip() == "The database did not answer within 1 s.", result.stderr
+    assert 0.9 < float(seconds) < 2.5
+
+
+class FreezableRelay:
+    """Relays TCP to a real server until frozen; then it swallows what it gets and says nothing.
+
+    A server whose process has stopped, or a network path that still acknowledges packets,
+    looks like this to the client: the connection stays open, and no answer ever comes.
+    """
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.frozen = threading.Event()
+        self.sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(self.target)
+                self.sockets += [client, upstream]
+                for source, sink in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not self.frozen.is_set():
+                    sink.sendall(data)
+
+    def close(self):
+        for sock in [self.listener, *self.sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+@pytest.mark.postgresql
+def test_a_database_that_hangs_on_an_open_connection_is_given_up_on(settings):
+    import psycopg2
+
+    settings.DATABASE_WAIT_TIMEOUT = 1
+    database = settings.DATABASES["default"]
+    relay = FreezableRelay((database["HOST"] or HOST, int(database["PORT"] or 5432)))
+    try:
+        connection = psycopg2.connect(
+            host=HOST, port=relay.port, dbname=database["NAME"], user=database["USER"] or None
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # an open connection that works
+        relay.frozen.set()
+
+        outcome = []
+
+        def query():  # in a thread: without the limit it would never return
+            started = time.monotonic()
+            try:
+                connection.cursor().execute("SELECT 1")
+            except psycopg2.OperationalError as error:
+                outcome.append((str(error), time.monotonic() - started))
+
+        waiting = threading.Thread(target=query, daemon=True)
+        waiting.start()
+        waiting.join(timeout=5)
+        assert outcome, "the query was still waiting after 5 s"
+        message, seconds = outcome[0]
+        assert message == "The database did not answer within 1 s."
+        assert seconds < 2.5
+    finally:
+        relay.close()
 
 
 # A cache that never answers
