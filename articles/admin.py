@@ -1,52 +1,109 @@
+from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
+from django.db.models import Q
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 
 from psyweb.text import PlainTextModelForm
 
-from .models import Article, Disclaimer, LegalStatement, Topic
+from .models import Article, Contributor, CrisisNotice, Disclaimer, LegalStatement, Topic
+
+
+class ArticleAdminForm(PlainTextModelForm):
+    """The article, plus the editor's word on whether this edit changes what it says."""
+
+    significant_update = forms.BooleanField(
+        label="This edit changes what the article says",
+        required=False,
+        help_text="Readers then see “Updated” with today's date. Leave it unticked for typo "
+        "fixes and small corrections.",
+    )
+
+
+class PublicationFilter(admin.SimpleListFilter):
+    """Draft, scheduled or published, with how many of each."""
+
+    title = "publication"
+    parameter_name = "publication"
+
+    def lookups(self, request, model_admin):
+        now = timezone.now()
+        articles = model_admin.get_queryset(request)
+        counts = {
+            name: articles.filter(condition).count() for name, condition in self.conditions(now)
+        }
+        return [
+            ("draft", f"Draft ({counts['draft']})"),
+            ("scheduled", f"Scheduled ({counts['scheduled']})"),
+            ("published", f"Published ({counts['published']})"),
+        ]
+
+    @staticmethod
+    def conditions(now):
+        published = Q(status=Article.Status.PUBLISHED)
+        return [
+            ("draft", Q(status=Article.Status.DRAFT)),
+            ("scheduled", published & Q(published_at__gt=now)),
+            ("published", published & Q(published_at__lte=now)),
+        ]
+
+    def queryset(self, request, queryset):
+        conditions = dict(self.conditions(timezone.now()))
+        if self.value() in conditions:
+            return queryset.filter(conditions[self.value()])
+        return queryset
 
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
-    form = PlainTextModelForm  # text pasted from Word loses its control characters
-    list_display = ["title", "status", "published_at", "topic", "author", "updated_at"]
-    list_filter = ["status", "published_at", "topic"]
+    form = ArticleAdminForm  # text pasted from Word loses its control characters
+    list_display = ["title", "publication", "topic", "author", "updated_at"]
+    list_filter = [PublicationFilter, "topic", "author"]
     search_fields = ["title", "summary", "body", "source_name"]
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
     list_select_related = ["topic", "author"]
-    autocomplete_fields = ["topic", "poll"]
-    readonly_fields = ["preview", "created_at", "updated_at"]
+    autocomplete_fields = ["topic", "poll", "author", "medical_reviewer"]
+    readonly_fields = ["preview", "revised_at", "created_at", "updated_at"]
     actions = ["publish", "unpublish"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "summary", "body", "topic"]}),
-        ("Publishing", {"fields": ["status", "published_at", "author"]}),
+        (
+            "Publishing",
+            {"fields": ["status", "published_at", "significant_update", "revised_at", "preview"]},
+        ),
+        ("People", {"fields": ["author", "medical_reviewer", "last_reviewed"]}),
         (
             "Image",
             {"fields": ["image", "image_alt", "photo_credit", "photo_credit_url", "photo_licence"]},
         ),
         ("Source and disclaimer", {"fields": ["source_name", "source_url", "disclaimer"]}),
         ("Poll", {"fields": ["poll"]}),
-        ("Preview", {"fields": ["preview", "created_at", "updated_at"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
-    @admin.display(description="Rendered body")
+    @admin.display(description="Publication", ordering="published_at")
+    def publication(self, obj):
+        if obj.status == Article.Status.DRAFT:
+            return "Draft"
+        when = dateformat.format(timezone.localtime(obj.published_at), "j M Y, H:i")
+        return f"Published {when}" if obj.is_public else f"Scheduled for {when}"
+
+    @admin.display(description="Preview")
     def preview(self, obj):
         if not obj.pk:
-            return "Save the article to see it rendered."
-        # body_html went through the sanitizer when the article was saved.
+            return "Save the article to preview it."
         return format_html(
-            '<p><a href="{}">Open the article as readers will see it</a></p>'
-            '<div class="psyweb-preview">{}</div>',
+            '<a href="{}" target="_blank" rel="noopener">Open the article as readers will see '
+            "it</a> (a draft or a scheduled article too: only editors can open it)",
             obj.get_absolute_url(),
-            mark_safe(obj.body_html),  # noqa: S308 - sanitized with nh3 when saved
         )
 
     def save_model(self, request, obj, form, change):
-        if obj.author is None and not change:
-            obj.author = request.user
+        if not change:
+            obj.created_by = request.user
+        if form.cleaned_data.get("significant_update"):
+            obj.revised_at = timezone.now()
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Publish the selected articles", permissions=["change"])
@@ -77,9 +134,27 @@ class ArticleAdmin(admin.ModelAdmin):
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     form = PlainTextModelForm
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "is_sensitive"]
+    list_filter = ["is_sensitive"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Contributor)
+class ContributorAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm
+    list_display = ["name", "credentials"]
+    search_fields = ["name", "credentials"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(CrisisNotice)
+class CrisisNoticeAdmin(admin.ModelAdmin):
+    form = PlainTextModelForm
+    list_display = ["text", "helpline_name", "helpline_number"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not CrisisNotice.objects.exists()
 
 
 @admin.register(Disclaimer)

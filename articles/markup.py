@@ -1,5 +1,7 @@
 """Markdown written by staff, turned into HTML that is safe to show to readers."""
 
+from html.parser import HTMLParser
+
 import markdown
 import nh3
 from markdown.extensions import Extension
@@ -89,7 +91,8 @@ def render_markdown(text):
     """
     html = markdown.markdown(
         text,
-        extensions=["extra", "sane_lists", HeadingsExtension(), "toc"],
+        # magiclink: a bare address written in the text (https://…, www.…) becomes a link.
+        extensions=["extra", "sane_lists", HeadingsExtension(), "toc", "pymdownx.magiclink"],
         extension_configs={"toc": {"slugify": heading_id}},
         output_format="html",
     )
@@ -102,3 +105,31 @@ def render_markdown(text):
         link_rel="noopener noreferrer",
         attribute_filter=_only_section_ids(),
     )
+
+
+class _SectionHeadings(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.headings = []
+        self._current = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "h2":
+            self._current = [dict(attrs).get("id"), ""]
+
+    def handle_data(self, data):
+        if self._current is not None:
+            self._current[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "h2" and self._current is not None:
+            if self._current[0]:
+                self.headings.append((self._current[0], self._current[1].strip()))
+            self._current = None
+
+
+def section_headings(html):
+    """[(id, text)] of the <h2> headings in sanitized body HTML, in order."""
+    parser = _SectionHeadings()
+    parser.feed(html)
+    return parser.headings

@@ -5,11 +5,12 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.text import slugify
 
 from polls.models import Poll
 
-from .markup import render_markdown
+from .markup import render_markdown, section_headings
 
 # Links a reader can follow from an article: the web, nothing else
 # (never javascript:, data: or vbscript:).
@@ -30,6 +31,11 @@ class Topic(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    is_sensitive = models.BooleanField(
+        "sensitive",
+        default=False,
+        help_text="Articles in this topic show the crisis notice (suicide, self-harm, abuse …).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -39,6 +45,60 @@ class Topic(models.Model):
 
     def get_absolute_url(self):
         return reverse("articles:topic", kwargs={"slug": self.slug})
+
+
+class Contributor(models.Model):
+    """A person who writes or medically reviews articles: a public profile, not a login."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True, help_text="The profile's address.")
+    credentials = models.CharField(
+        max_length=200, blank=True, help_text="For example “PhD, clinical psychologist”."
+    )
+    bio = models.TextField(blank=True, help_text="A few sentences, plain text.")
+    photo = models.ImageField(upload_to="contributors/", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("articles:author", kwargs={"slug": self.slug})
+
+
+class CrisisNotice(models.Model):
+    """Where to turn in a crisis, shown on articles in sensitive topics. There is one."""
+
+    text = models.CharField(
+        max_length=300,
+        help_text="One short line, for example “If you are in crisis, contact your local "
+        "emergency number or a crisis line.” Write it for your readers' country.",
+    )
+    helpline_name = models.CharField(max_length=200, blank=True)
+    helpline_number = models.CharField(max_length=50, blank=True)
+    helpline_url = WebURLField("helpline link", blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pk=1),
+                name="single_crisis_notice",
+                violation_error_message="The site has one crisis notice; edit it instead.",
+            ),
+        ]
+
+    def __str__(self):
+        return "Crisis notice"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("articles:index")
 
 
 class DisclaimerQuerySet(models.QuerySet):
@@ -185,14 +245,33 @@ class Article(models.Model):
         db_index=True,
         help_text="A date in the future schedules the article.",
     )
+    revised_at = models.DateTimeField(
+        "updated",
+        null=True,
+        blank=True,
+        help_text="When the content last changed significantly; readers see “Updated …”.",
+    )
+    author = models.ForeignKey(
+        Contributor, on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
+    )
+    medical_reviewer = models.ForeignKey(
+        Contributor,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reviewed_articles",
+    )
+    last_reviewed = models.DateField("last medically reviewed", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    author = models.ForeignKey(
+    created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
-        related_name="articles",
+        editable=False,
+        related_name="+",
+        help_text="The staff account that created the article.",
     )
 
     objects = ArticleQuerySet.as_manager()
@@ -209,6 +288,12 @@ class Article(models.Model):
                 condition=Q(image="") | ~Q(image_alt=""),
                 name="article_image_has_alt_text",
                 violation_error_message="Describe the image in its alt text.",
+            ),
+            models.CheckConstraint(
+                condition=Q(medical_reviewer__isnull=True, last_reviewed__isnull=True)
+                | Q(medical_reviewer__isnull=False, last_reviewed__isnull=False),
+                name="medical_review_has_reviewer_and_date",
+                violation_error_message="A medical review needs both the reviewer and the date.",
             ),
         ]
 
@@ -231,6 +316,18 @@ class Article(models.Model):
             raise ValidationError(
                 {"image_alt": "Describe the image for readers who cannot see it."}
             )
+
+    def was_revised(self):
+        """Whether staff marked a significant change since the article was published."""
+        return bool(self.revised_at and self.published_at and self.revised_at > self.published_at)
+
+    def reading_minutes(self):
+        """About how long the body takes to read, at 200 words a minute; at least a minute."""
+        return max(1, round(len(strip_tags(self.body_html).split()) / 200))
+
+    def contents(self):
+        """[(id, text)] of the body's sections (its <h2> headings), for a table of contents."""
+        return section_headings(self.body_html)
 
     def get_poll(self):
         """The poll shown beside the article: its own once it has opened, else the featured one.

@@ -4,7 +4,7 @@ from django.views.generic import DetailView, ListView
 
 from polls.models import Poll
 
-from .models import Article, LegalStatement, Topic
+from .models import Article, Contributor, CrisisNotice, LegalStatement, Topic
 
 
 class ArticleListView(ListView):
@@ -31,6 +31,19 @@ class TopicArticleListView(ArticleListView):
         return super().get_context_data(topic=self.topic, **kwargs)
 
 
+class AuthorArticleListView(ArticleListView):
+    """A contributor's profile, with the articles they wrote."""
+
+    template_name = "articles/contributor_detail.html"
+
+    def get_queryset(self):
+        self.contributor = get_object_or_404(Contributor, slug=self.kwargs["slug"])
+        return super().get_queryset().filter(author=self.contributor)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(contributor=self.contributor, **kwargs)
+
+
 class ArticleDetailView(DetailView):
     """One article. Readers see published articles; editors also preview drafts and scheduled ones.
 
@@ -39,15 +52,19 @@ class ArticleDetailView(DetailView):
     """
 
     def get_queryset(self):
-        articles = Article.objects.select_related("topic", "disclaimer", "poll").prefetch_related(
-            "poll__choices"
-        )
+        articles = Article.objects.select_related(
+            "topic", "disclaimer", "poll", "author", "medical_reviewer"
+        ).prefetch_related("poll__choices")
         if self.request.user.has_perm("articles.change_article"):
             return articles
         return articles.published()
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(poll=self.object.get_poll(), **kwargs)
+        topic = self.object.topic
+        crisis_notice = CrisisNotice.objects.first() if topic and topic.is_sensitive else None
+        return super().get_context_data(
+            poll=self.object.get_poll(), crisis_notice=crisis_notice, **kwargs
+        )
 
 
 class LegalStatementView(DetailView):

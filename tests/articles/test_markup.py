@@ -139,3 +139,13 @@ def test_no_id_appears_twice_in_a_body():
     html = render_markdown('<h2 id="section-why">Why, raw</h2>\n\n## Why\n\n## Why')
     ids = [value for _, value in ids_and_names(html)]
     assert ids == ["section-why", "section-why_1"]
+
+
+def test_bare_web_addresses_in_the_text_become_links():
+    html = render_markdown("Read https://example.org/guide today, or javascript:alert(1).")
+    assert (
+        '<a href="https://example.org/guide" rel="noopener noreferrer">'
+        "https://example.org/guide</a>"
+    ) in html
+    assert "javascript:alert(1)" in html
+    assert 'href="javascript' not in html
