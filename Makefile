@@ -15,6 +15,7 @@ BENCH_ARGS ?=
 
 help:
 	@echo "make run     set up .venv, migrate, load the demo content and serve on http://127.0.0.1:$(PORT)"
+	@echo "make superuser  make a staff account for the admin (asks for a name and a password)"
 	@echo "make test    run the tests on SQLite, then on PostgreSQL when one answers"
 	@echo "make serve   production: nginx in front of gunicorn on http://127.0.0.1:$(PORT), DEBUG off (needs SECRET_KEY; docs/deployment.md)"
 	@echo "make lint    ruff check and format check, and makemigrations --check"
@@ -38,6 +39,14 @@ run: $(VENV)/.requirements
 	DEBUG=True $(PY) manage.py load_demo
 	@echo "PsyWeb is at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	DEBUG=True $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The first staff account, on the database `make run` uses (DATABASE_URL, default db.sqlite3).
+# DEBUG=True as for `make run`, so no SECRET_KEY is needed. Non-interactively:
+# DJANGO_SUPERUSER_USERNAME=… DJANGO_SUPERUSER_EMAIL=… DJANGO_SUPERUSER_PASSWORD=… make superuser ARGS=--noinput
+.PHONY: superuser
+superuser: $(VENV)/.requirements
+	DEBUG=True $(PY) manage.py migrate --noinput
+	DEBUG=True $(PY) manage.py createsuperuser $(ARGS)
 
 # nginx on 127.0.0.1:$(PORT) in front of gunicorn, DEBUG off, settings from the environment
 # (docs/deployment.md). Debian installs nginx in /usr/sbin, which a user's PATH may lack.

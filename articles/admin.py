@@ -4,9 +4,18 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
+from psyweb.history import HistoryAdmin
 from psyweb.text import PlainTextModelForm
 
-from .models import Article, Contributor, CrisisNotice, Disclaimer, LegalStatement, Topic
+from .models import (
+    Article,
+    Contributor,
+    CrisisNotice,
+    Disclaimer,
+    LegalStatement,
+    Reference,
+    Topic,
+)
 
 
 class ArticleAdminForm(PlainTextModelForm):
@@ -54,18 +63,29 @@ class PublicationFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReferenceInline(admin.TabularInline):
+    """The article's references, numbered in this order; the body cites the second as [^2]."""
+
+    model = Reference
+    fields = ["order", "title", "publisher", "url", "year", "note"]
+    extra = 1
+    view_on_site = False
+    verbose_name_plural = "References (cite them in the body as [^1], [^2] …)"
+
+
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(HistoryAdmin):
     form = ArticleAdminForm  # text pasted from Word loses its control characters
     list_display = ["title", "publication", "topic", "author", "updated_at"]
     list_filter = [PublicationFilter, "topic", "author"]
-    search_fields = ["title", "summary", "body", "source_name"]
+    search_fields = ["title", "summary", "body", "references__title"]
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
     list_select_related = ["topic", "author"]
     autocomplete_fields = ["topic", "poll", "author", "medical_reviewer"]
     readonly_fields = ["preview", "revised_at", "created_at", "updated_at"]
     actions = ["publish", "unpublish"]
+    inlines = [ReferenceInline]
     fieldsets = [
         (None, {"fields": ["title", "slug", "summary", "body", "topic"]}),
         (
@@ -77,7 +97,7 @@ class ArticleAdmin(admin.ModelAdmin):
             "Image",
             {"fields": ["image", "image_alt", "photo_credit", "photo_credit_url", "photo_licence"]},
         ),
-        ("Source and disclaimer", {"fields": ["source_name", "source_url", "disclaimer"]}),
+        ("Disclaimer", {"fields": ["disclaimer"]}),
         ("Poll", {"fields": ["poll"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -108,16 +128,16 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish the selected articles", permissions=["change"])
     def publish(self, request, queryset):
+        # One save each, not an UPDATE of them all: each publication is kept in the history.
         now = timezone.now()
-        undated = queryset.filter(published_at__isnull=True).update(
-            status=Article.Status.PUBLISHED, published_at=now, updated_at=now
-        )
-        dated = queryset.exclude(status=Article.Status.PUBLISHED).update(
-            status=Article.Status.PUBLISHED, updated_at=now
-        )
+        articles = list(queryset.exclude(status=Article.Status.PUBLISHED))
+        for article in articles:
+            article.status = Article.Status.PUBLISHED
+            article.published_at = article.published_at or now
+            article.save()
         self.message_user(
             request,
-            f"Published {undated + dated} article(s). Those with a future date stay scheduled.",
+            f"Published {len(articles)} article(s). Those with a future date stay scheduled.",
             messages.SUCCESS,
         )
 
@@ -125,10 +145,11 @@ class ArticleAdmin(admin.ModelAdmin):
         description="Unpublish the selected articles (back to draft)", permissions=["change"]
     )
     def unpublish(self, request, queryset):
-        count = queryset.exclude(status=Article.Status.DRAFT).update(
-            status=Article.Status.DRAFT, updated_at=timezone.now()
-        )
-        self.message_user(request, f"Unpublished {count} article(s).", messages.SUCCESS)
+        articles = list(queryset.exclude(status=Article.Status.DRAFT))
+        for article in articles:
+            article.status = Article.Status.DRAFT
+            article.save()
+        self.message_user(request, f"Unpublished {len(articles)} article(s).", messages.SUCCESS)
 
 
 @admin.register(Topic)
@@ -141,7 +162,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contributor)
-class ContributorAdmin(admin.ModelAdmin):
+class ContributorAdmin(HistoryAdmin):
     form = PlainTextModelForm
     list_display = ["name", "credentials"]
     search_fields = ["name", "credentials"]
@@ -149,7 +170,7 @@ class ContributorAdmin(admin.ModelAdmin):
 
 
 @admin.register(CrisisNotice)
-class CrisisNoticeAdmin(admin.ModelAdmin):
+class CrisisNoticeAdmin(HistoryAdmin):
     form = PlainTextModelForm
     list_display = ["text", "helpline_name", "helpline_number"]
 
@@ -158,14 +179,14 @@ class CrisisNoticeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Disclaimer)
-class DisclaimerAdmin(admin.ModelAdmin):
+class DisclaimerAdmin(HistoryAdmin):
     form = PlainTextModelForm
     list_display = ["name", "is_default"]
     search_fields = ["name", "text"]
 
 
 @admin.register(LegalStatement)
-class LegalStatementAdmin(admin.ModelAdmin):
+class LegalStatementAdmin(HistoryAdmin):
     form = PlainTextModelForm
     list_display = ["title", "updated_at"]
     readonly_fields = ["updated_at"]

@@ -1,11 +1,15 @@
 """Markdown written by staff, turned into HTML that is safe to show to readers."""
 
+import re
+import xml.etree.ElementTree as etree
+from collections import Counter
 from html.parser import HTMLParser
 
 import markdown
 import nh3
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify
+from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 # What an article body may contain. No <img>: an image URL in the body could load from
@@ -16,7 +20,7 @@ ALLOWED_TAGS = {
     "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
+    "a": {"href", "title", "id"},
     "abbr": {"title"},
     "ol": {"start"},
     "h2": {"id"},
@@ -57,6 +61,42 @@ class HeadingsExtension(Extension):
         md.treeprocessors.register(_DropWrittenHeadingIds(md), "drop_written_heading_ids", 6)
 
 
+class _Citation(InlineProcessor):
+    """`[^2]` cites the article's second reference: a link to it that it can link back to."""
+
+    def __init__(self, pattern, md):
+        super().__init__(pattern, md)
+        self.seen = Counter()
+
+    def handleMatch(self, match, data):
+        number = int(match.group(1))
+        self.seen[number] += 1
+        sup = etree.Element("sup")
+        link = etree.SubElement(
+            sup,
+            "a",
+            {
+                "href": f"#ref-{number}",
+                "id": citation_id(number, self.seen[number]),
+                "title": f"Reference {number}",
+            },
+        )
+        link.text = f"[{number}]"
+        return sup, match.start(0), match.end(0)
+
+
+class CitationsExtension(Extension):
+    """Citations of the article's numbered references, written `[^1]`."""
+
+    def extendMarkdown(self, md):
+        md.inlinePatterns.register(_Citation(r"\[\^([1-9][0-9]{0,2})\]", md), "citation", 175)
+
+
+def citation_id(number, nth):
+    """The id of the `nth` citation of reference `number` (a `section-` id, as body ids are)."""
+    return f"section-cite-{number}-{nth}"
+
+
 def heading_id(value, separator):
     """Ids for headings, prefixed so they never clash with the page's own ids (poll-…, main-…)."""
     return f"section-{slugify(value, separator)}"
@@ -92,7 +132,11 @@ def render_markdown(text):
     html = markdown.markdown(
         text,
         # magiclink: a bare address written in the text (https://…, www.…) becomes a link.
-        extensions=["extra", "sane_lists", HeadingsExtension(), "toc", "pymdownx.magiclink"],
+        # Python-Markdown's "extra", but its footnotes: `[^1]` cites a reference instead.
+        extensions=[
+            *("abbr", "attr_list", "def_list", "fenced_code", "md_in_html", "tables"),
+            *("sane_lists", HeadingsExtension(), CitationsExtension(), "toc", "pymdownx.magiclink"),
+        ],
         extension_configs={"toc": {"slugify": heading_id}},
         output_format="html",
     )
@@ -133,3 +177,11 @@ def section_headings(html):
     parser = _SectionHeadings()
     parser.feed(html)
     return parser.headings
+
+
+def citations(html):
+    """{reference number: [ids of its citations]} in sanitized body HTML, in order."""
+    found = {}
+    for number, nth in re.findall(r'id="section-cite-(\d+)-(\d+)"', html):
+        found.setdefault(int(number), []).append(citation_id(number, nth))
+    return found

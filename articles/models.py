@@ -1,16 +1,17 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 from django.utils.text import slugify
+from simple_history.models import HistoricalRecords
 
 from polls.models import Poll
 
-from .markup import render_markdown, section_headings
+from .markup import citations, render_markdown, section_headings
 
 # Links a reader can follow from an article: the web, nothing else
 # (never javascript:, data: or vbscript:).
@@ -58,6 +59,8 @@ class Contributor(models.Model):
     bio = models.TextField(blank=True, help_text="A few sentences, plain text.")
     photo = models.ImageField(upload_to="contributors/", blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["name"]
 
@@ -79,6 +82,8 @@ class CrisisNotice(models.Model):
     helpline_name = models.CharField(max_length=200, blank=True)
     helpline_number = models.CharField(max_length=50, blank=True)
     helpline_url = WebURLField("helpline link", blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["pk"]
@@ -121,6 +126,7 @@ class Disclaimer(models.Model):
     )
 
     objects = DisclaimerQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -144,6 +150,9 @@ class LegalStatement(models.Model):
     body = models.TextField(help_text="Markdown.")
     body_html = models.TextField(editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # body_html is rendered from body on every save, a restore too: no need to keep it twice.
+    history = HistoricalRecords(excluded_fields=["body_html"])
 
     class Meta:
         ordering = ["pk"]
@@ -214,9 +223,6 @@ class Article(models.Model):
     photo_credit_url = WebURLField("photo credit link", blank=True)
     photo_licence = models.CharField(max_length=100, blank=True)
 
-    source_name = models.CharField("source", max_length=200, blank=True)
-    source_url = WebURLField("source link", blank=True)
-
     disclaimer = models.ForeignKey(
         Disclaimer,
         on_delete=models.PROTECT,
@@ -275,6 +281,8 @@ class Article(models.Model):
     )
 
     objects = ArticleQuerySet.as_manager()
+    # body_html is rendered from body on every save, a restore too: no need to keep it twice.
+    history = HistoricalRecords(excluded_fields=["body_html"])
 
     class Meta:
         ordering = ["-published_at", "-pk"]
@@ -325,6 +333,14 @@ class Article(models.Model):
         """About how long the body takes to read, at 200 words a minute; at least a minute."""
         return max(1, round(len(strip_tags(self.body_html).split()) / 200))
 
+    def reference_list(self):
+        """[(number, reference, ids of its citations in the body)], numbered from 1."""
+        cited = citations(self.body_html)
+        return [
+            (number, reference, cited.get(number, []))
+            for number, reference in enumerate(self.references.all(), start=1)
+        ]
+
     def contents(self):
         """[(id, text)] of the body's sections (its <h2> headings), for a table of contents."""
         return section_headings(self.body_html)
@@ -357,3 +373,28 @@ class Article(models.Model):
             and self.published_at is not None
             and self.published_at <= timezone.now()
         )
+
+
+class Reference(models.Model):
+    """A work an article draws on. References are numbered in order; the body cites one as [^N]."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="references")
+    order = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=300)
+    publisher = models.CharField(
+        max_length=200, blank=True, help_text="The journal, publisher or organisation."
+    )
+    url = WebURLField("link", blank=True)
+    year = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1000), MaxValueValidator(2999)]
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["order", "pk"]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return self.article.get_absolute_url()

@@ -54,7 +54,7 @@ class ArticleDetailView(DetailView):
     def get_queryset(self):
         articles = Article.objects.select_related(
             "topic", "disclaimer", "poll", "author", "medical_reviewer"
-        ).prefetch_related("poll__choices")
+        ).prefetch_related("poll__choices", "references")
         if self.request.user.has_perm("articles.change_article"):
             return articles
         return articles.published()

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
+from psyweb.history import HistoryAdmin
 from psyweb.text import PlainTextModelForm
 
 from . import services, voters
@@ -27,8 +28,24 @@ class ChoiceInline(admin.TabularInline):
         return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
+def save_answers(formset):
+    """Save the answers of a poll's form, writing back only what the form edits.
+
+    A count changes with every vote: saving a whole row would write back the count read at the
+    start of the editor's request, and lose the votes counted meanwhile.
+    """
+    answers = formset.save(commit=False)
+    for answer in formset.deleted_objects:
+        answer.delete()
+    for answer in answers:
+        if answer._state.adding:
+            answer.save()
+        else:
+            answer.save(update_fields=["text", "order"])
+
+
 @admin.register(Poll)
-class PollAdmin(admin.ModelAdmin):
+class PollAdmin(HistoryAdmin):
     form = PlainTextModelForm
     list_display = [
         "question",
@@ -53,6 +70,55 @@ class PollAdmin(admin.ModelAdmin):
         ),
         ("Results", {"fields": ["results"]}),
     ]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Choice:
+            save_answers(formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """What each version of the poll changed, with its answers' texts and order.
+
+        Answers are saved with the poll's form, after the poll: each change to an answer is
+        shown with the poll's version just before it. Their vote counts are not kept.
+        """
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        versions = list(historical_records)  # newest first, one page of them
+        if not versions:
+            return
+        # Answers saved after the newest version on this page belong to a newer page.
+        until = (
+            Poll.history.filter(id=versions[0].id, history_date__gt=versions[0].history_date)
+            .order_by("history_date")
+            .values_list("history_date", flat=True)
+            .first()
+        )
+        before = {}  # each answer's (text, order) in its previous version
+        for answer in Choice.history.filter(poll_id=versions[0].id).order_by(
+            "history_date", "history_id"
+        ):
+            was, before[answer.id] = before.get(answer.id), (answer.text, answer.order)
+            version = next((v for v in versions if v.history_date <= answer.history_date), None)
+            if version is None or (until is not None and answer.history_date >= until):
+                continue
+            if answer.history_type == "-":
+                changes = [{"field": "Answer", "old": answer.text, "new": "(removed)"}]
+            elif was is None:
+                changes = [{"field": "Answer", "old": "(none)", "new": answer.text}]
+            else:
+                changes = [
+                    {"field": field, "old": old, "new": new}
+                    for field, old, new in [
+                        ("Answer", was[0], answer.text),
+                        (f"Order of “{answer.text}”", was[1], answer.order),
+                    ]
+                    if old != new
+                ]
+            version.history_delta_changes = [
+                *getattr(version, "history_delta_changes", []),
+                *changes,
+            ]
 
     def get_queryset(self, request):
         # An aggregate drops Meta.ordering, so it is given again (the autocomplete pages).
@@ -117,9 +183,13 @@ class PollAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one poll to feature.", messages.ERROR)
             return
-        with transaction.atomic():
-            Poll.objects.filter(is_featured=True).update(is_featured=False)
-            queryset.update(is_featured=True)
+        with transaction.atomic():  # saved one by one, so the history shows the move
+            for previous in Poll.objects.filter(is_featured=True).exclude(pk=queryset.get().pk):
+                previous.is_featured = False
+                previous.save(update_fields=["is_featured"])
+            featured = queryset.get()
+            featured.is_featured = True
+            featured.save(update_fields=["is_featured"])
         self.message_user(request, f"“{queryset.get()}” is now the featured poll.")
 
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .results import percentages
 
@@ -49,6 +50,7 @@ class Poll(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PollQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-opens_at", "-pk"]
@@ -113,6 +115,10 @@ class Choice(models.Model):
     order = models.PositiveSmallIntegerField(default=0)
     # Changed only by polls.services, in the same transaction as the Vote rows it counts.
     votes = models.PositiveIntegerField(default=0, editable=False)
+
+    # The answer's text and order, never its count: the count is the readers' (they vote by
+    # QuerySet.update in polls.services, which records no version either).
+    history = HistoricalRecords(excluded_fields=["votes"])
 
     class Meta:
         ordering = ["order", "pk"]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "csp",
     "axes",
+    "simple_history",
     "psyweb",
     "articles",
     "polls",
@@ -67,6 +68,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Below authentication: names the signed-in editor on each version simple-history records
+    # (answers saved inline in a poll's form too). Readers' requests record nothing.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Last: turns a login refused by django-axes into the lockout page (see "Admin login").
     "axes.middleware.AxesMiddleware",

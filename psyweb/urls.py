@@ -25,6 +25,8 @@ urlpatterns = [
         {"sitemaps": {"articles": ArticleSitemap, "topics": TopicSitemap}},
         name="django.contrib.sitemaps.views.sitemap",
     ),
+    # What the site stores about readers; the same page for everyone.
+    path("privacy/", shared_page(views.privacy), name="privacy"),
     path("", include("articles.urls")),
 ]
 

@@ -5,6 +5,8 @@ from django.urls import reverse
 
 from articles.models import Article, Disclaimer, LegalStatement, Topic
 
+from .utils import references_formset
+
 pytestmark = pytest.mark.django_db
 
 
@@ -77,6 +79,7 @@ def test_staff_write_an_article_as_a_draft_then_publish_it(admin_client, admin_u
             "body": "## Why\n\nBecause.",
             "topic": topic.pk,
             "status": "draft",
+            **references_formset(),
         },
     )
     assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].errors
@@ -130,7 +133,7 @@ PASTED_TEXT = {
             "summary": "How sleep\x0cshapes\x01 mood.",
             "body": "## Why\x7f\n\nBecause\x0bit\x1b helps.",
             "image_alt": "A\x9f bed",
-            "source_name": "The\x0bLancet\x08",
+            "photo_credit": "The\x0bLancet\x08",
             "status": "draft",
         },
         {
@@ -138,7 +141,7 @@ PASTED_TEXT = {
             "summary": "How sleep shapes mood.",
             "body": "## Why\n\nBecause it helps.",
             "image_alt": "A bed",
-            "source_name": "The Lancet",
+            "photo_credit": "The Lancet",
         },
     ),
     Topic: (
@@ -159,13 +162,15 @@ PASTED_TEXT = {
 @pytest.mark.parametrize("model", PASTED_TEXT)
 def test_text_pasted_with_control_characters_is_saved_without_them(admin_client, model):
     posted, expected = PASTED_TEXT[model]
+    if model is Article:
+        posted = {**posted, **references_formset()}
     response = admin_client.post(admin_url(model, "add"), posted)
     assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].errors
     saved = model.objects.get()
     assert {field: getattr(saved, field) for field in expected} == expected
 
 
-def test_admin_rejects_a_javascript_source_link(admin_client):
+def test_admin_rejects_a_javascript_reference_link(admin_client):
     response = admin_client.post(
         admin_url(Article, "add"),
         {
@@ -174,11 +179,11 @@ def test_admin_rejects_a_javascript_source_link(admin_client):
             "summary": "S",
             "body": "B",
             "status": "draft",
-            "source_url": "javascript:alert(document.cookie)",
+            **references_formset({"title": "Bad", "url": "javascript:alert(document.cookie)"}),
         },
     )
     assert response.status_code == HTTPStatus.OK
-    assert "source_url" in response.context["adminform"].form.errors
+    assert "url" in response.context["inline_admin_formsets"][0].formset.errors[0]
     assert not Article.objects.exists()
 
 

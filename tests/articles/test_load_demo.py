@@ -1,12 +1,27 @@
+import re
 from http import HTTPStatus
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.html import escape
+from pytest_django.asserts import assertContains
 
+from articles.management.commands.load_demo import OUTDATED_DISCLAIMER_TEXT, demo_text
 from articles.models import Article, Disclaimer, LegalStatement
 
 pytestmark = pytest.mark.django_db
+
+TERMS = [
+    "Information, not advice",
+    "No doctor–patient relationship",
+    "In an emergency",
+    "Content and copyright",
+    "Links to other sites",
+    "Polls",
+    "Privacy",
+    "Changes to these terms",
+]
 
 
 def counts():
@@ -68,3 +83,99 @@ def test_load_demo_keeps_what_staff_edited():
 def test_load_demo_leaves_an_existing_default_disclaimer_in_place(default_disclaimer):
     call_command("load_demo", verbosity=0)
     assert Disclaimer.objects.default() == default_disclaimer
+
+
+def test_the_demo_disclaimer_names_the_site():
+    text = demo_text("disclaimer.txt")
+    assert "The information provided on the PsyWeb website is designed to support" in text
+    assert "Neither the owners or employees of PsyWeb nor the author(s)" in text
+    assert "on the is" not in text
+    assert "of nor" not in text
+
+
+def test_the_outdated_text_is_the_old_demo_disclaimer_with_its_gaps():
+    # Byte for byte what earlier versions loaded: the current text, the site's name taken out.
+    old = (
+        demo_text("disclaimer.txt")
+        .replace("provided on the PsyWeb website is", "provided on the is")
+        .replace("employees of PsyWeb nor", "employees of nor")
+    )
+    assert old == OUTDATED_DISCLAIMER_TEXT
+
+
+def test_the_demo_legal_statement_opens_with_the_disclaimer_then_the_terms(client):
+    call_command("load_demo", verbosity=0)
+    legal = LegalStatement.objects.get()
+    disclaimer = Disclaimer.objects.default().text
+    assert legal.body != disclaimer
+    assert legal.body_html.startswith(
+        '<h2 id="section-medical-disclaimer">Medical disclaimer</h2>\n'
+        f"<p>{escape(disclaimer)}</p>\n"
+        '<h2 id="section-terms-of-use">Terms of use</h2>'
+    )
+    response = client.get(reverse("articles:legal"))
+    for heading in TERMS:
+        assert re.search(rf'<h3 id="section-[a-z-]+">{heading}</h3>', response.text), heading
+    text = " ".join(response.text.split())
+    assert "call your local emergency number" in text
+    assert "does not create a doctor–patient relationship" in text
+    assert "anonymous reader polls" in text
+    assert "not scientific surveys" in text
+
+
+def test_the_demo_legal_statement_links_to_the_privacy_page(client):
+    call_command("load_demo", verbosity=0)
+    response = client.get(reverse("articles:legal"))
+    link = f'<a href="{reverse("privacy")}" rel="noopener noreferrer">privacy page</a>'
+    assertContains(response, link, html=True, count=2)
+    assert client.get(reverse("privacy")).status_code == HTTPStatus.OK
+
+
+def test_the_demo_legal_statement_invents_no_address_or_phone_number():
+    body = demo_text("legal-statement.md")
+    assert not re.search(r"\d", body)  # no street number, postcode or phone number
+    assert "@" not in body  # no e-mail address
+
+
+def test_load_demo_replaces_the_old_copies_of_the_gapped_disclaimer():
+    # A database loaded by an earlier version, untouched since.
+    LegalStatement.objects.create(title="Legal Statement", body=OUTDATED_DISCLAIMER_TEXT)
+    Disclaimer.objects.create(
+        name="Medical disclaimer", text=OUTDATED_DISCLAIMER_TEXT, is_default=True
+    )
+    call_command("load_demo", verbosity=0)
+
+    legal = LegalStatement.objects.get()
+    assert legal.title == "Legal Statement"
+    assert legal.body == demo_text("legal-statement.md")
+    assert f'href="{reverse("privacy")}"' in legal.body_html  # rendered again
+    assert Disclaimer.objects.get().text == demo_text("disclaimer.txt")
+    assert Disclaimer.objects.default().name == "Medical disclaimer"
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        OUTDATED_DISCLAIMER_TEXT + " Edited by staff.",
+        OUTDATED_DISCLAIMER_TEXT.replace("on the is", "on this site is"),
+        " " + OUTDATED_DISCLAIMER_TEXT,
+    ],
+    ids=["added-to", "gap-filled-by-staff", "one-space"],
+)
+def test_load_demo_keeps_a_legal_statement_and_a_disclaimer_that_staff_edited(edited):
+    LegalStatement.objects.create(title="Legal Statement", body=edited)
+    Disclaimer.objects.create(name="Medical disclaimer", text=edited, is_default=True)
+    call_command("load_demo", verbosity=0)
+    assert LegalStatement.objects.get().body == edited
+    assert Disclaimer.objects.get().text == edited
+
+
+def test_load_demo_again_keeps_the_legal_statement_as_staff_edited_it():
+    call_command("load_demo", verbosity=0)
+    legal = LegalStatement.objects.get()
+    legal.body = "Our own terms."
+    legal.save()
+    Disclaimer.objects.update(text="Our own disclaimer.")
+    call_command("load_demo", verbosity=0)
+    assert LegalStatement.objects.get().body == "Our own terms."
+    assert Disclaimer.objects.get().text == "Our own disclaimer."

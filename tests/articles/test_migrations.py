@@ -4,6 +4,8 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from articles.models import Article
 
@@ -22,3 +24,33 @@ def test_bodies_saved_before_the_id_rules_are_rendered_again(make_article):
     article.refresh_from_db()
     assert 'id="main-content"' not in article.body_html
     assert 'id="section-help"' in article.body_html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_articles_source_line_becomes_its_first_reference():
+    executor = MigrationExecutor(connection)
+    before, after = (
+        [("articles", "0004_contributors_reviews_crisis_notice")],
+        [("articles", "0005_references")],
+    )
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    OldArticle = old_apps.get_model("articles", "Article")
+    OldArticle.objects.create(
+        title="T", slug="t", summary="S", body="B", body_html="<p>B</p>",
+        source_name="BBRF", source_url="https://bbrf.example/",
+    )  # fmt: skip
+    OldArticle.objects.create(title="U", slug="u", summary="S", body="B", body_html="<p>B</p>")
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new_apps = executor.loader.project_state(after).apps
+    Reference = new_apps.get_model("articles", "Reference")
+    assert list(Reference.objects.values_list("article__slug", "order", "title", "url")) == [
+        ("t", 1, "BBRF", "https://bbrf.example/")
+    ]
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

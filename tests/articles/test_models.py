@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 
-from articles.models import Article, Disclaimer, LegalStatement
+from articles.models import Article, Disclaimer, LegalStatement, Reference
 
 pytestmark = pytest.mark.django_db
 
@@ -60,16 +60,16 @@ def test_clean_dates_an_undated_article_marked_published(now):
     assert article.published_at >= now
 
 
-def test_source_url_must_be_http_or_https():
-    article = Article(title="T", slug="t", summary="S", body="B", source_url="javascript:alert(1)")
+def test_a_reference_link_must_be_http_or_https(make_article):
+    reference = Reference(article=make_article(), title="T", url="javascript:alert(1)")
     with pytest.raises(ValidationError) as excinfo:
-        article.full_clean()
-    assert "source_url" in excinfo.value.message_dict
+        reference.full_clean()
+    assert "url" in excinfo.value.message_dict
 
 
 @pytest.mark.parametrize("url", ["http://example.org/study", "https://example.org/study"])
-def test_source_url_accepts_web_links(url):
-    Article(title="T", slug="t", summary="S", body="B", source_url=url).full_clean()
+def test_a_reference_link_accepts_web_links(make_article, url):
+    Reference(article=make_article(), title="T", url=url).full_clean()
 
 
 def test_photo_credit_url_rejects_data_urls():

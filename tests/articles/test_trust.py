@@ -8,8 +8,11 @@ from django.core.cache import caches
 from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django.asserts import assertContains
 
 from articles.models import Article, Contributor, CrisisNotice
+
+from .utils import references_formset
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +80,7 @@ def test_ticking_significant_update_in_the_admin_sets_the_updated_date(
         "status": "published",
         "published_at_0": article.published_at.strftime("%Y-%m-%d"),
         "published_at_1": article.published_at.strftime("%H:%M:%S"),
+        **references_formset(),
     }
 
     admin_client.post(url, form)
@@ -160,3 +164,41 @@ def test_the_admin_list_says_scheduled_for_and_counts_and_filters_them(admin_cli
     assert "Draft (1)" in everything
     scheduled = admin_client.get(url, {"publication": "scheduled"}).context["cl"].result_list
     assert [article.title for article in scheduled] == ["Soon"]
+
+
+def test_references_are_numbered_and_citations_link_to_them_and_back(client, make_article):
+    article = make_article(body="Rejection hurts[^2], and stays[^1], as shown[^2].")
+    article.references.create(order=1, title="A foundation", url="https://foundation.example/")
+    article.references.create(
+        order=2, title="A study", publisher="A journal", year=2018, note="Mice and people."
+    )
+
+    response = client.get(article.get_absolute_url())
+
+    assertContains(
+        response,
+        '<sup><a href="#ref-2" id="section-cite-2-1" title="Reference 2" '
+        'rel="noopener noreferrer">[2]</a></sup>',
+        html=True,
+    )
+    assertContains(
+        response,
+        '<li id="ref-2">A study. A journal (2018). Mice and people.'
+        '<a class="back-to-text" href="#section-cite-2-1" '
+        'aria-label="Back to the text, citation 1">↩</a>'
+        '<a class="back-to-text" href="#section-cite-2-2" '
+        'aria-label="Back to the text, citation 2">↩</a></li>',
+        html=True,
+    )
+    assertContains(
+        response,
+        '<p class="article-source">Source: <a href="https://foundation.example/" '
+        'rel="noopener noreferrer">A foundation</a></p>',
+        html=True,
+    )
+
+
+def test_an_article_without_references_has_no_source_line(client, make_article):
+    response = client.get(make_article().get_absolute_url())
+    assert "article-source" not in response.text
+    assert "References</h2>" not in response.text

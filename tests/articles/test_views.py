@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
+from pytest_django.asserts import assertContains
 
 from articles.models import Article, Disclaimer, LegalStatement
 
@@ -82,16 +83,20 @@ def test_article_page_shows_everything_the_seed_page_shows(
     article = make_article(
         title="Rejection While Depressed",
         body="Intro.\n\n## Natural Opioids\n\n1. First finding",
-        source_name="Brain Behavior Research Foundation",
         photo_credit="Luis Sarabia / flickr creative commons",
     )
+    article.references.create(title="Brain Behavior Research Foundation", order=1)
     response = client.get(article.get_absolute_url())
     assert response.status_code == HTTPStatus.OK
     assert "<h1" in response.text
     assert "Rejection While Depressed</h1>" in response.text
     assert '<h2 id="section-natural-opioids">Natural Opioids</h2>' in response.text
     assert "<li>First finding</li>" in response.text
-    assert "Source:\n          Brain Behavior Research Foundation" in response.text
+    assertContains(
+        response,
+        '<p class="article-source">Source: Brain Behavior Research Foundation</p>',
+        html=True,
+    )
     assert "Photo credit:\n          Luis Sarabia / flickr creative commons" in response.text
     assert default_disclaimer.text in response.text
     assert f'<a href="{reverse("articles:legal")}">Legal Statement</a>' in response.text
@@ -101,12 +106,11 @@ def test_article_page_shows_everything_the_seed_page_shows(
 
 def test_article_links_its_source_and_credit_when_they_have_urls(client, make_article):
     article = make_article(
-        source_name="BBRF",
-        source_url="https://bbrfoundation.example/news",
         photo_credit="Luis Sarabia",
         photo_credit_url="https://photos.example/luis",
         photo_licence="CC BY 2.0",
     )
+    article.references.create(title="BBRF", url="https://bbrfoundation.example/news")
     response = client.get(article.get_absolute_url())
     assert '<a href="https://bbrfoundation.example/news" rel="noopener noreferrer">BBRF</a>' in (
         response.text
@@ -125,9 +129,8 @@ def test_article_shows_its_own_disclaimer(client, make_article, default_disclaim
 
 
 def test_article_page_escapes_what_staff_typed_in_plain_fields(client, make_article):
-    article = make_article(
-        title="<script>alert(1)</script>", source_name='"><img src=x onerror=alert(1)>'
-    )
+    article = make_article(title="<script>alert(1)</script>")
+    article.references.create(title='"><img src=x onerror=alert(1)>')
     response = client.get(article.get_absolute_url())
     assert "<script>alert(1)" not in response.text
     assert "<img src=x" not in response.text
@@ -159,8 +162,8 @@ def test_article_query_count_is_pinned(
     client, make_article, topic, default_disclaimer, django_assert_max_num_queries
 ):
     article = make_article(topic=topic, disclaimer=default_disclaimer)
-    # the article with topic and disclaimer, the featured poll (none here)
-    with django_assert_max_num_queries(2):
+    # the article with its topic, disclaimer and people, its references, the featured poll
+    with django_assert_max_num_queries(3):
         client.get(article.get_absolute_url())
 
 

@@ -24,6 +24,7 @@ def violations(page):
         "/articles/rejection-while-depressed/",
         "/topics/depression/",
         "/legal/",
+        "/privacy/",
         "/polls/",
         "/polls/antidepressants/",
         "/polls/antidepressants/results/",

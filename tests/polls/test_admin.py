@@ -4,10 +4,13 @@ from http import HTTPStatus
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from polls.models import Choice, Poll, Vote
 from polls.services import record_vote
+from tests.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +286,19 @@ def test_the_ballot_form_names_each_answer_with_its_question(admin_client, make_
     make_poll(question="Do you sleep well?", choices=["Yes", "No"])
     response = admin_client.get(reverse("admin:polls_vote_add"))
     assert "Do you sleep well? — Yes" in response.text
+
+
+def test_editing_an_answer_never_writes_back_its_vote_count(admin_client, poll):
+    url = reverse("admin:polls_poll_change", args=[poll.pk])
+    data = form_data(admin_client.get(url), "poll_form")
+    answer = poll.choices.first()
+    prefix = next(k for k, v in data.items() if k.endswith("-id") and str(v) == str(answer.pk))
+    data[prefix.replace("-id", "-text")] = "Yes, at the moment"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(url, data)
+
+    assert response.status_code == HTTPStatus.FOUND
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "polls_choice"')]
+    assert updates, "the answer was not saved"
+    assert all('"votes"' not in sql for sql in updates)

@@ -1,6 +1,8 @@
 """Load the demo content: the seed article, its disclaimer, the Legal Statement and the poll.
 
-Running it again changes nothing: records that exist are left as staff last edited them.
+Running it again changes nothing: records that exist are left as staff last edited them. The
+one exception is demo text that was wrong when an earlier version loaded it and that no one has
+edited since (see OUTDATED_DISCLAIMER_TEXT): it is replaced by the current text.
 """
 
 from pathlib import Path
@@ -9,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from articles.models import Article, Disclaimer, LegalStatement, Topic
+from articles.models import Article, CrisisNotice, Disclaimer, LegalStatement, Topic
 from polls.models import Poll
 
 # The seed page gives the question but not the answers: these are plain ones. The poll
@@ -17,7 +19,28 @@ from polls.models import Poll
 DEMO_POLL_QUESTION = "Are you currently taking or have you ever been prescribed anti-depressants?"
 DEMO_POLL_CHOICES = ["Yes, currently", "Yes, in the past", "No, never"]
 
+DEMO_CRISIS_TEXT = (
+    "If you are in crisis, contact your local emergency number or a crisis line. "
+    "(Staff: replace this with the services for your readers' country.)"
+)
+
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+
+# What earlier versions of this command loaded and no longer do, byte for byte: the seed's
+# disclaimer with the site's name missing, which was also the whole Legal Statement. A record
+# that still holds exactly this was never edited by staff, so it is brought up to date; one
+# that differs by a character is theirs and is left alone.
+OUTDATED_DISCLAIMER_TEXT = (
+    "The information provided on the is designed to support, not replace, the relationship "
+    "that exists between a patient/site visitor and his/her health professional. This "
+    "information is solely for informational and educational purposes. The publication of this "
+    "information does not constitute the practice of medicine, and this information does not "
+    "replace the advice of your physician or other health care provider. Neither the owners or "
+    "employees of nor the author(s) of site content take responsibility for any possible "
+    "consequences from any treatment, procedure, exercise, dietary modification, action or "
+    "application of medication which results from reading this site. Always speak with your "
+    "primary health care provider before engaging in any form of self treatment."
+)
 
 
 def demo_text(name):
@@ -29,18 +52,11 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        disclaimer_text = demo_text("disclaimer.txt")
-        Disclaimer.objects.get_or_create(
-            name="Medical disclaimer",
-            defaults={
-                "text": disclaimer_text,
-                "is_default": not Disclaimer.objects.filter(is_default=True).exists(),
-            },
+        self.load_disclaimer()
+        self.load_legal_statement()
+        topic, _ = Topic.objects.get_or_create(
+            slug="depression", defaults={"name": "Depression", "is_sensitive": True}
         )
-        LegalStatement.objects.get_or_create(
-            pk=1, defaults={"title": "Legal Statement", "body": disclaimer_text}
-        )
-        topic, _ = Topic.objects.get_or_create(slug="depression", defaults={"name": "Depression"})
         article, created = Article.objects.get_or_create(
             slug="rejection-while-depressed",
             defaults={
@@ -50,16 +66,52 @@ class Command(BaseCommand):
                     "people who are depressed."
                 ),
                 "body": demo_text("rejection-while-depressed.md"),
-                "source_name": "Brain Behavior Research Foundation",
                 "photo_credit": "Luis Sarabia / flickr creative commons",
                 "topic": topic,
                 "status": Article.Status.PUBLISHED,
                 "published_at": timezone.now(),
             },
         )
+        if created:
+            # The seed's source line, then the journal its text names.
+            article.references.create(order=1, title="Brain Behavior Research Foundation")
+            article.references.create(
+                order=2,
+                title="Molecular Psychiatry",
+                note="The journal in which the research was published.",
+            )
         verb = "Created" if created else "Kept"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo article “{article.title}”."))
+        self.load_crisis_notice()
         self.load_poll()
+
+    def load_crisis_notice(self):
+        """A generic notice, for staff to localise; no helpline is named and no number invented."""
+        _, created = CrisisNotice.objects.get_or_create(pk=1, defaults={"text": DEMO_CRISIS_TEXT})
+        verb = "Created" if created else "Kept"
+        self.stdout.write(self.style.SUCCESS(f"{verb} the crisis notice."))
+
+    def load_disclaimer(self):
+        text = demo_text("disclaimer.txt")
+        Disclaimer.objects.get_or_create(
+            name="Medical disclaimer",
+            defaults={
+                "text": text,
+                "is_default": not Disclaimer.objects.filter(is_default=True).exists(),
+            },
+        )
+        if Disclaimer.objects.filter(text=OUTDATED_DISCLAIMER_TEXT).update(text=text):
+            self.stdout.write(self.style.SUCCESS("Put the site's name in the demo disclaimer."))
+
+    def load_legal_statement(self):
+        body = demo_text("legal-statement.md")
+        legal_statement, created = LegalStatement.objects.get_or_create(
+            pk=1, defaults={"title": "Legal Statement", "body": body}
+        )
+        if not created and legal_statement.body == OUTDATED_DISCLAIMER_TEXT:
+            legal_statement.body = body
+            legal_statement.save()  # renders the body again
+            self.stdout.write(self.style.SUCCESS("Replaced the demo Legal Statement."))
 
     def load_poll(self):
         poll, created = Poll.objects.get_or_create(
