@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from psyweb.history import HistoryAdmin
 from psyweb.text import PlainTextModelForm
 
+from .markup import what_the_sanitizer_drops
 from .models import (
     Article,
     Contributor,
@@ -16,6 +17,17 @@ from .models import (
     Reference,
     Topic,
 )
+
+
+def report_what_the_sanitizer_dropped(request, body):
+    """Tell the editor what saving took out of the body, rather than dropping it silently."""
+    if dropped := what_the_sanitizer_drops(body):
+        messages.warning(
+            request,
+            "Saved, but taken out of the body, since readers' pages may not carry it: "
+            + "; ".join(dropped)
+            + ".",
+        )
 
 
 class ArticleAdminForm(PlainTextModelForm):
@@ -125,6 +137,7 @@ class ArticleAdmin(HistoryAdmin):
         if form.cleaned_data.get("significant_update"):
             obj.revised_at = timezone.now()
         super().save_model(request, obj, form, change)
+        report_what_the_sanitizer_dropped(request, obj.body)
 
     @admin.action(description="Publish the selected articles", permissions=["change"])
     def publish(self, request, queryset):
@@ -196,3 +209,7 @@ class LegalStatementAdmin(HistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        report_what_the_sanitizer_dropped(request, obj.body)

@@ -21,6 +21,7 @@ class ChoiceInline(admin.TabularInline):
     form = PlainTextModelForm  # text pasted from Word loses its control characters
     fields = ["text", "order", "votes"]
     readonly_fields = ["votes"]  # counts are written by polls.services only
+    view_on_site = False  # each answer would link to the same poll page
     extra = 3
     min_num = 2
 

@@ -199,3 +199,41 @@ def test_admin_offers_view_on_site(admin_client, make_article):
     article = make_article()
     response = admin_client.get(admin_url(Article, "change", article.pk))
     assert "View on site" in response.text
+
+
+def test_the_editor_is_told_what_the_sanitizer_took_out_of_the_body(admin_client):
+    response = admin_client.post(
+        admin_url(Article, "add"),
+        {
+            "title": "T",
+            "slug": "t",
+            "summary": "S",
+            "body": "Hi <script>alert(1)</script> ![x](https://other.example/p.png) "
+            "[bad](javascript:alert(1)) [good](https://ok.example/)",
+            "status": "draft",
+            **references_formset(),
+        },
+        follow=True,
+    )
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert len(warnings) == 1
+    assert "1 script(s)" in warnings[0]
+    assert "1 image(s): put a photo in the article's image field" in warnings[0]
+    assert "1 link(s) that were not http, https or mailto" in warnings[0]
+    assert "ok.example" not in warnings[0]
+
+
+def test_a_clean_body_brings_no_warning(admin_client):
+    response = admin_client.post(
+        admin_url(Article, "add"),
+        {
+            "title": "T",
+            "slug": "t",
+            "summary": "S",
+            "body": "## Hello\n\nA [link](https://ok.example/) and https://bare.example/.",
+            "status": "draft",
+            **references_formset(),
+        },
+        follow=True,
+    )
+    assert not [m for m in response.context["messages"] if m.level_tag == "warning"]

@@ -302,3 +302,8 @@ def test_editing_an_answer_never_writes_back_its_vote_count(admin_client, poll):
     updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "polls_choice"')]
     assert updates, "the answer was not saved"
     assert all('"votes"' not in sql for sql in updates)
+
+
+def test_answers_in_the_poll_form_carry_no_view_on_site_link_each(admin_client, poll):
+    response = admin_client.get(reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert response.text.count("View on site") <= 1  # the poll's own button only
