@@ -33,6 +33,14 @@ def report_what_the_sanitizer_dropped(request, body):
 class ArticleAdminForm(PlainTextModelForm):
     """The article, plus the editor's word on whether this edit changes what it says."""
 
+    # A browser cannot keep a chosen file when a form comes back with an error.
+    image_not_kept = "The form has an error, so the image you chose was not kept: choose it again."
+
+    def full_clean(self):
+        super().full_clean()
+        if self._errors and self.files.get("image") and "image" not in self._errors:
+            self.add_error("image", self.image_not_kept)
+
     significant_update = forms.BooleanField(
         label="This edit changes what the article says",
         required=False,
@@ -75,6 +83,12 @@ class PublicationFilter(admin.SimpleListFilter):
         return queryset
 
 
+IMAGE_FIELDS = [
+    *("image", "image_alt", "image_caption"),
+    *("photo_credit", "photo_credit_url", "photo_licence"),
+]
+
+
 class ReferenceInline(admin.TabularInline):
     """The article's references, numbered in this order; the body cites the second as [^2]."""
 
@@ -107,7 +121,7 @@ class ArticleAdmin(HistoryAdmin):
         ("People", {"fields": ["author", "medical_reviewer", "last_reviewed"]}),
         (
             "Image",
-            {"fields": ["image", "image_alt", "photo_credit", "photo_credit_url", "photo_licence"]},
+            {"fields": IMAGE_FIELDS},
         ),
         ("Disclaimer", {"fields": ["disclaimer"]}),
         ("Poll", {"fields": ["poll"]}),

@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 from django.utils.text import slugify
+from imagekit.models import ImageSpecField
+from imagekit.processors import ResizeToFill, ResizeToFit
 from simple_history.models import HistoricalRecords
 
 from polls.models import Poll
@@ -183,8 +185,9 @@ class ArticleQuerySet(models.QuerySet):
 
     def for_listing(self):
         return self.select_related("topic").only(
-            "title", "slug", "summary", "published_at", "topic__name", "topic__slug"
-        )
+            "title", "slug", "summary", "published_at", "topic__name", "topic__slug",
+            "image", "image_width", "image_height",
+        )  # fmt: skip
 
 
 class Article(models.Model):
@@ -219,6 +222,27 @@ class Article(models.Model):
         blank=True,
         help_text="What the image shows, for readers who cannot see it. Required with an image.",
     )
+    image_caption = models.CharField(
+        max_length=300, blank=True, help_text="Shown under the image, before the credit."
+    )
+    # The lead image in the sizes readers' screens need, made from it on first use (imagekit)
+    # and served by the site itself, like the original.
+    image_480 = ImageSpecField(
+        source="image", processors=[ResizeToFit(480, upscale=False)], format="JPEG",
+        options={"quality": 82},
+    )  # fmt: skip
+    image_960 = ImageSpecField(
+        source="image", processors=[ResizeToFit(960, upscale=False)], format="JPEG",
+        options={"quality": 82},
+    )  # fmt: skip
+    image_1440 = ImageSpecField(
+        source="image", processors=[ResizeToFit(1440, upscale=False)], format="JPEG",
+        options={"quality": 82},
+    )  # fmt: skip
+    image_thumbnail = ImageSpecField(
+        source="image", processors=[ResizeToFill(240, 160)], format="JPEG",
+        options={"quality": 80},
+    )  # fmt: skip
     photo_credit = models.CharField(max_length=200, blank=True)
     photo_credit_url = WebURLField("photo credit link", blank=True)
     photo_licence = models.CharField(max_length=100, blank=True)
@@ -328,6 +352,35 @@ class Article(models.Model):
     def was_revised(self):
         """Whether staff marked a significant change since the article was published."""
         return bool(self.revised_at and self.published_at and self.revised_at > self.published_at)
+
+    def image_sizes(self):
+        """[(url, width)] of the lead image's sizes, smallest first; [] if none can be made.
+
+        A size is made the first time it is asked for. If the original is missing or is not
+        an image, the page still answers, with the original's address alone.
+        """
+        if not self.image:
+            return []
+        sizes = {}
+        try:
+            for width, spec in (
+                (480, self.image_480),
+                (960, self.image_960),
+                (1440, self.image_1440),
+            ):
+                sizes.setdefault(min(width, self.image_width or width), spec.url)
+        except (OSError, ValueError):
+            return []
+        return [(url, width) for width, url in sorted(sizes.items())]
+
+    def thumbnail_url(self):
+        """The list thumbnail's address, or None."""
+        if not self.image:
+            return None
+        try:
+            return self.image_thumbnail.url
+        except (OSError, ValueError):
+            return None
 
     def reading_minutes(self):
         """About how long the body takes to read, at 200 words a minute; at least a minute."""

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "simple_history",
+    "imagekit",
     "psyweb",
     "articles",
     "polls",

@@ -1,7 +1,10 @@
+import io
 from http import HTTPStatus
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from articles.models import Article, Disclaimer, LegalStatement, Topic
 
@@ -237,3 +240,28 @@ def test_a_clean_body_brings_no_warning(admin_client):
         follow=True,
     )
     assert not [m for m in response.context["messages"] if m.level_tag == "warning"]
+
+
+def test_an_upload_sent_with_another_error_is_asked_for_again(admin_client, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), "navy").save(image, format="PNG")
+    response = admin_client.post(
+        admin_url(Article, "add"),
+        {
+            "title": "T",
+            "slug": "",  # the other error
+            "summary": "S",
+            "body": "B",
+            "status": "draft",
+            "image": SimpleUploadedFile("photo.png", image.getvalue(), content_type="image/png"),
+            "image_alt": "A photo",
+            **references_formset(),
+        },
+    )
+    assert response.status_code == HTTPStatus.OK
+    errors = response.context["adminform"].form.errors
+    assert "slug" in errors
+    assert errors["image"] == [
+        "The form has an error, so the image you chose was not kept: choose it again."
+    ]

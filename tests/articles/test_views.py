@@ -146,10 +146,9 @@ def png_upload(width=64, height=48):
 def test_article_image_is_shown_with_its_alt_text_and_size(client, make_article, media_root):
     article = make_article(image=png_upload(), image_alt="A PET scan of a brain")
     response = client.get(article.get_absolute_url())
-    assert (
-        f'<img src="{article.image.url}" alt="A PET scan of a brain" width="64" height="48">'
-        in (response.text)
-    )
+    img = re.search(r"<img [^>]+>", response.text.split("article-image")[1])[0]
+    assert 'alt="A PET scan of a brain"' in img
+    assert 'width="64" height="48"' in img
 
 
 def test_article_page_survives_a_missing_image_file(client, make_article, media_root):
@@ -319,3 +318,44 @@ def test_admin_pages_are_never_stored_by_a_cache(admin_client):
     assert response.status_code == HTTPStatus.OK
     assert "no-store" in response["Cache-Control"]
     assert "private" in response["Cache-Control"]
+
+
+def test_the_lead_image_comes_in_several_sizes_with_caption_and_credit_beside_it(
+    client, make_article, media_root
+):
+    article = make_article(
+        image=png_upload(2000, 1000),
+        image_alt="A brain scan",
+        image_caption="Activity in a brain at rest.",
+        photo_credit="Luis Sarabia",
+    )
+    page = client.get(article.get_absolute_url()).text
+
+    srcset = re.search(r'srcset="([^"]+)"', page)[1]
+    widths = [entry.rsplit(" ", 1)[1] for entry in srcset.split(", ")]
+    assert widths == ["480w", "960w", "1440w"]
+    for entry in srcset.split(", "):
+        url = entry.rsplit(" ", 1)[0]
+        assert url.startswith("/media/")  # served by the site itself, never another origin
+        assert (media_root / url.removeprefix("/media/")).is_file()
+    assert 'width="2000" height="1000"' in page
+    assert "<figcaption>" in page
+    assert "Activity in a brain at rest." in page
+    assert 'class="article-credit">Photo: Luis Sarabia' in page
+    assert "Photo credit:" not in page  # not repeated in the footer
+
+
+def test_a_small_image_is_not_enlarged(client, make_article, media_root):
+    article = make_article(image=png_upload(300, 200), image_alt="Small")
+    srcset = re.search(r'srcset="([^"]+)"', client.get(article.get_absolute_url()).text)[1]
+    assert srcset.endswith(" 300w")
+    assert srcset.count("w") == 1
+
+
+def test_lists_show_a_thumbnail_of_the_lead_image(client, make_article, media_root):
+    make_article(title="With a photo", image=png_upload(800, 600), image_alt="A photo")
+    make_article(title="Without")
+    page = client.get("/").text
+    assert page.count('class="card-thumbnail"') == 1
+    thumbnail = re.search(r'class="card-thumbnail" src="([^"]+)"', page)[1]
+    assert (media_root / thumbnail.removeprefix("/media/")).is_file()
