@@ -10,6 +10,7 @@ from psyweb.text import PlainTextModelForm
 from .markup import what_the_sanitizer_drops
 from .models import (
     Article,
+    BodyImage,
     Contributor,
     CrisisNotice,
     Disclaimer,
@@ -227,3 +228,18 @@ class LegalStatementAdmin(HistoryAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         report_what_the_sanitizer_dropped(request, obj.body)
+
+
+@admin.register(BodyImage)
+class BodyImageAdmin(admin.ModelAdmin):
+    """Images for article bodies: upload one, then paste its Markdown into the body."""
+
+    form = PlainTextModelForm
+    list_display = ["alt_text", "markdown", "uploaded_at"]
+    search_fields = ["alt_text"]
+    fields = ["image", "alt_text", "markdown"]
+    readonly_fields = ["markdown"]
+
+    @admin.display(description="Paste into a body")
+    def markdown(self, obj):
+        return format_html("<code>{}</code>", obj.markdown()) if obj.pk else "(after saving)"

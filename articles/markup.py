@@ -7,21 +7,23 @@ from html.parser import HTMLParser
 
 import markdown
 import nh3
+from django.conf import settings
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
-# What an article body may contain. No <img>: an image URL in the body could load from
-# another site and tell it who reads what; the article's own image is a separate field.
+# What an article body may contain. Images only from this site's own uploads (Body images in
+# the admin): an image from another site would tell it who reads what.
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h2", "h3",
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h2", "h3", "img",
     "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "strong", "sub", "sup", "table",
     "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "id"},
     "abbr": {"title"},
+    "img": {"src", "alt", "width", "height"},
     "ol": {"start"},
     "h2": {"id"},
     "h3": {"id"},
@@ -112,6 +114,8 @@ def _only_section_ids():
     seen = set()
 
     def keep(tag, attribute, value):
+        if tag == "img" and attribute == "src":
+            return value if is_uploaded_here(value) else None
         if attribute != "id":
             return value
         if not value.startswith("section-") or value in seen:
@@ -154,7 +158,7 @@ def what_the_sanitizer_drops(text):
 DROPPED_TAGS = {
     "script": "{count} script(s)",
     "style": "{count} style block(s)",
-    "img": "{count} image(s): put a photo in the article's image field",
+    "img": "{count} image(s) from another site: upload them under Body images",
     "iframe": "{count} embedded frame(s)",
     "svg": "{count} drawing(s) (SVG)",
     "form": "{count} form(s)",
@@ -170,7 +174,8 @@ class _Inventory(HTMLParser):
         self.tags, self.links, self.handlers = Counter(), Counter(), Counter()
 
     def handle_starttag(self, tag, attrs):
-        self.tags[tag] += 1
+        if tag != "img" or dict(attrs).get("src"):  # an image without an address loads nothing
+            self.tags[tag] += 1
         for name, value in attrs:
             if name == "href" and value and not value.startswith("#"):
                 self.links[value] += 1
@@ -195,7 +200,7 @@ def markdown_to_html(text):
 
 def sanitize(html):
     """Keep only the elements, attributes and links an article body may have."""
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         clean_content_tags={"script", "style"},
@@ -204,6 +209,17 @@ def sanitize(html):
         link_rel="noopener noreferrer",
         attribute_filter=_only_section_ids(),
     )
+    # An image whose address was dropped (another site's) goes altogether.
+    return IMAGE_WITHOUT_SOURCE.sub("", cleaned)
+
+
+IMAGE_WITHOUT_SOURCE = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
+
+
+def is_uploaded_here(src):
+    """Whether an image address is one of this site's uploads (under MEDIA_URL, same origin)."""
+    media = "/" + settings.MEDIA_URL.lstrip("/")
+    return src.startswith(media) and not src.startswith("//") and ".." not in src
 
 
 class _SectionHeadings(HTMLParser):

@@ -451,3 +451,36 @@ class Reference(models.Model):
 
     def get_absolute_url(self):
         return self.article.get_absolute_url()
+
+
+class BodyImage(models.Model):
+    """An image uploaded for use inside article bodies, with the alt text it needs there."""
+
+    image = models.ImageField(upload_to="body/%Y/%m/", width_field="width", height_field="height")
+    width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    alt_text = models.CharField(
+        max_length=250, help_text="What the image shows, for readers who cannot see it."
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(alt_text=""),
+                name="body_image_has_alt_text",
+                violation_error_message="Describe the image in its alt text.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.alt_text
+
+    def get_absolute_url(self):
+        return self.image.url
+
+    def markdown(self):
+        """What to paste into a body to show the image: `![alt text](address)`."""
+        alt = self.alt_text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return f"![{alt}]({self.image.url})"

@@ -6,7 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from articles.models import Article, Disclaimer, LegalStatement, Topic
+from articles.markup import render_markdown
+from articles.models import Article, BodyImage, Disclaimer, LegalStatement, Topic
 
 from .utils import references_formset
 
@@ -221,7 +222,7 @@ def test_the_editor_is_told_what_the_sanitizer_took_out_of_the_body(admin_client
     warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
     assert len(warnings) == 1
     assert "1 script(s)" in warnings[0]
-    assert "1 image(s): put a photo in the article's image field" in warnings[0]
+    assert "1 image(s) from another site: upload them under Body images" in warnings[0]
     assert "1 link(s) that were not http, https or mailto" in warnings[0]
     assert "ok.example" not in warnings[0]
 
@@ -265,3 +266,35 @@ def test_an_upload_sent_with_another_error_is_asked_for_again(admin_client, tmp_
     assert errors["image"] == [
         "The form has an error, so the image you chose was not kept: choose it again."
     ]
+
+
+def test_an_uploaded_body_image_gives_the_markdown_to_paste(admin_client, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), "navy").save(image, format="PNG")
+    response = admin_client.post(
+        admin_url(BodyImage, "add"),
+        {
+            "image": SimpleUploadedFile("scan.png", image.getvalue(), content_type="image/png"),
+            "alt_text": "A [brain] scan",
+        },
+        follow=True,
+    )
+    body_image = BodyImage.objects.get()
+    assert body_image.markdown() == rf"![A \[brain\] scan]({body_image.image.url})"
+    assert f"<code>{body_image.markdown()}</code>" in response.text  # the list, to copy
+    html = render_markdown(body_image.markdown())
+    assert f'src="{body_image.image.url}"' in html
+    assert 'alt="A [brain] scan"' in html
+
+
+def test_a_body_image_needs_alt_text(admin_client, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), "navy").save(image, format="PNG")
+    response = admin_client.post(
+        admin_url(BodyImage, "add"),
+        {"image": SimpleUploadedFile("scan.png", image.getvalue(), content_type="image/png")},
+    )
+    assert "alt_text" in response.context["adminform"].form.errors
+    assert not BodyImage.objects.exists()

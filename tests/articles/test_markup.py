@@ -149,3 +149,23 @@ def test_bare_web_addresses_in_the_text_become_links():
     ) in html
     assert "javascript:alert(1)" in html
     assert 'href="javascript' not in html
+
+
+def test_images_uploaded_here_may_appear_in_the_body_with_their_alt_text():
+    html = render_markdown("![A brain at rest](/media/body/2026/11/brain.png)")
+    assert html == '<p><img alt="A brain at rest" src="/media/body/2026/11/brain.png"></p>'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "![x](https://tracker.example/pixel.gif)",
+        '<img src="https://tracker.example/pixel.gif">',
+        '<img src="//tracker.example/media/pixel.gif">',
+        "![x](/media/../../etc/passwd)",
+        '<img src="javascript:alert(1)">',
+        '<img src="data:image/png;base64,AAAA">',
+    ],
+)
+def test_images_from_anywhere_else_are_removed_whole(body):
+    assert "<img" not in render_markdown(body)
