@@ -8,7 +8,7 @@ from django.utils.html import escape
 from pytest_django.asserts import assertContains
 
 from articles.management.commands.load_demo import OUTDATED_DISCLAIMER_TEXT, demo_text
-from articles.models import Article, Disclaimer, LegalStatement
+from articles.models import Article, CrisisNotice, Disclaimer, LegalStatement
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +179,23 @@ def test_load_demo_again_keeps_the_legal_statement_as_staff_edited_it():
     call_command("load_demo", verbosity=0)
     assert LegalStatement.objects.get().body == "Our own terms."
     assert Disclaimer.objects.get().text == "Our own disclaimer."
+
+
+def test_the_demo_cites_its_source_and_journal_and_offers_crisis_help_without_a_number(client):
+    call_command("load_demo", verbosity=0)
+    article = Article.objects.get(slug="rejection-while-depressed")
+
+    assert [(r.order, r.title) for r in article.references.all()] == [
+        (1, "Brain Behavior Research Foundation"),
+        (2, "Molecular Psychiatry"),
+    ]
+    assert article.topic.is_sensitive
+    notice = CrisisNotice.objects.get()
+    assert notice.helpline_number == ""
+    assert not re.search(r"\d", notice.text)
+    page = client.get(article.get_absolute_url())
+    assertContains(page, "Source:")
+    assertContains(page, notice.text)
+    assertContains(page, 'href="#ref-2"')  # the body cites the journal
+    assert article.author is None  # the seed names no author; none is invented
+    assert article.medical_reviewer is None

@@ -19,10 +19,8 @@ from polls.models import Poll
 DEMO_POLL_QUESTION = "Are you currently taking or have you ever been prescribed anti-depressants?"
 DEMO_POLL_CHOICES = ["Yes, currently", "Yes, in the past", "No, never"]
 
-DEMO_CRISIS_TEXT = (
-    "If you are in crisis, contact your local emergency number or a crisis line. "
-    "(Staff: replace this with the services for your readers' country.)"
-)
+# Generic on purpose: staff localise it (the admin's help text says so); no number is invented.
+DEMO_CRISIS_TEXT = "If you are in crisis, contact your local emergency number or a crisis line."
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
