@@ -1,8 +1,18 @@
+import re
+
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+)
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
-from django.db import models
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Replace
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -14,6 +24,9 @@ from simple_history.models import HistoricalRecords
 from polls.models import Poll
 
 from .markup import citations, render_markdown, section_headings
+
+# A search uses at most this many words (SQLite: one condition per word).
+SEARCH_MAX_WORDS = 10
 
 # Links a reader can follow from an article: the web, nothing else
 # (never javascript:, data: or vbscript:).
@@ -178,7 +191,84 @@ class LegalStatement(models.Model):
         return reverse("articles:legal")
 
 
+# Full-text search on PostgreSQL. The article's own text, weighted (title above summary above
+# body), is indexed by `article_search` (a GIN index on this very expression, so a query that
+# filters on it uses the index); topic and author names live in other tables, which an index on
+# articles cannot reach, so they are matched through their ids and weigh like the summary.
+SEARCH_CONFIG = "english"
+
+
+def article_document():
+    return (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("body", weight="C", config=SEARCH_CONFIG)
+    )
+
+
+def escaped(field):
+    """The field's text, HTML-escaped by the database, for a headline that marks matches."""
+    text = F(field)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = Replace(text, Value(char), Value(entity))
+    return text
+
+
 class ArticleQuerySet(models.QuerySet):
+    def search(self, query):
+        """Articles whose title, summary, body, topic or author match every word of `query`.
+
+        On PostgreSQL: full-text search, best match first, each article with `summary_marked`
+        and `body_snippet`, HTML-escaped text in which the matches are wrapped in <mark>.
+        Elsewhere (SQLite): each word anywhere in those fields, newest first.
+        """
+        if connection.vendor == "postgresql":
+            return self._full_text_search(query)
+        words = re.findall(r"\w+", query)[:SEARCH_MAX_WORDS]  # punctuation is no word
+        if not words:
+            return self.none()
+        matches = Q()
+        for word in words:
+            matches &= (
+                Q(title__icontains=word)
+                | Q(summary__icontains=word)
+                | Q(body__icontains=word)
+                | Q(topic__name__icontains=word)
+                | Q(author__name__icontains=word)
+            )
+        return self.filter(matches)
+
+    def _full_text_search(self, query):
+        query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+        names = SearchVector("name", config=SEARCH_CONFIG)
+        topic_ids = Topic.objects.annotate(document=names).filter(document=query)
+        author_ids = Contributor.objects.annotate(document=names).filter(document=query)
+        document = (
+            article_document()
+            + SearchVector("topic__name", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("author__name", weight="B", config=SEARCH_CONFIG)
+        )
+        marks = {"start_sel": "<mark>", "stop_sel": "</mark>", "config": SEARCH_CONFIG}
+        return (
+            self.annotate(own_document=article_document())
+            .filter(
+                Q(own_document=query)
+                | Q(topic__in=list(topic_ids.values_list("pk", flat=True)))
+                | Q(author__in=list(author_ids.values_list("pk", flat=True)))
+            )
+            .annotate(
+                rank=SearchRank(document, query),
+                summary_marked=SearchHeadline(
+                    escaped("summary"), query, highlight_all=True, **marks
+                ),
+                body_snippet=SearchHeadline(
+                    escaped("body"), query, max_fragments=2, max_words=25, min_words=10,
+                    fragment_delimiter=" … ", **marks,
+                ),
+            )
+            .order_by("-rank", "-published_at", "-pk")
+        )  # fmt: skip
+
     def published(self, at=None):
         """Articles a reader may see (at `at`, default now): published, and their time has come."""
         return self.filter(status=Article.Status.PUBLISHED, published_at__lte=at or timezone.now())
@@ -327,6 +417,12 @@ class Article(models.Model):
                 name="medical_review_has_reviewer_and_date",
                 violation_error_message="A medical review needs both the reviewer and the date.",
             ),
+        ]
+        indexes = [
+            # Full-text search (ArticleQuerySet.search); PostgreSQL only, see migration 0009.
+            # Articles are written rarely and searched often: no pending list (fastupdate),
+            # so every new article is in the index proper and searches never scan a backlog.
+            GinIndex(article_document(), name="article_search", fastupdate=False),
         ]
 
     def __str__(self):

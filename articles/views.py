@@ -1,10 +1,14 @@
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils.safestring import mark_safe
 from django.views.generic import DetailView, ListView
 
 from polls.models import Poll
 
 from .models import Article, Contributor, CrisisNotice, LegalStatement, Topic
+
+# The longest search query answered; the rest is cut off.
+SEARCH_QUERY_MAX_LENGTH = 200
 
 
 class ArticleListView(ListView):
@@ -18,6 +22,41 @@ class ArticleListView(ListView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(poll=Poll.objects.featured(), **kwargs)
+
+
+class SearchView(ListView):
+    """/search/?q=: published articles matching the words, best match first on PostgreSQL.
+
+    Any query is answered with a page: empty, punctuation only, quotes, SQL or HTML. A query
+    longer than SEARCH_QUERY_MAX_LENGTH characters is cut there.
+    """
+
+    template_name = "articles/search.html"
+    paginate_by = settings.ARTICLES_PER_PAGE
+
+    def get(self, request, *args, **kwargs):
+        query = " ".join(request.GET.get("q", "").split())
+        self.query = query[:SEARCH_QUERY_MAX_LENGTH].strip()
+        self.query_was_cut = len(query) > SEARCH_QUERY_MAX_LENGTH
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if not self.query:
+            return Article.objects.none()
+        return Article.objects.published().for_listing().search(self.query)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(
+            query=self.query, query_was_cut=self.query_was_cut, **kwargs
+        )
+        for article in context["article_list"]:
+            # PostgreSQL's headlines: the text was HTML-escaped in the database before the
+            # <mark> tags went around the matches (articles.models.escaped).
+            if getattr(article, "summary_marked", None):
+                article.summary_html = mark_safe(article.summary_marked)  # noqa: S308
+            if getattr(article, "body_snippet", None):
+                article.snippet_html = mark_safe(article.body_snippet)  # noqa: S308
+        return context
 
 
 class TopicArticleListView(ArticleListView):

@@ -3,8 +3,10 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
+from django.views.generic import TemplateView
 
-from articles.sitemaps import ArticleSitemap, TopicSitemap
+from articles.sitemaps import ArticleSitemap, AuthorSitemap, TopicSitemap
+from polls.sitemaps import PollSitemap
 
 from . import health, views
 from .decorators import read_only
@@ -22,8 +24,21 @@ urlpatterns = [
     path(
         "sitemap.xml",
         shared_page(sitemap),
-        {"sitemaps": {"articles": ArticleSitemap, "topics": TopicSitemap}},
+        {
+            "sitemaps": {
+                "articles": ArticleSitemap,
+                "topics": TopicSitemap,
+                "authors": AuthorSitemap,
+                "polls": PollSitemap,
+            }
+        },
         name="django.contrib.sitemaps.views.sitemap",
+    ),
+    # For crawlers: where the sitemap is, and the addresses that are one visitor's own.
+    path(
+        "robots.txt",
+        shared_page(TemplateView.as_view(template_name="robots.txt", content_type="text/plain")),
+        name="robots_txt",
     ),
     # What the site stores about readers; the same page for everyone.
     path("privacy/", shared_page(views.privacy), name="privacy"),

@@ -161,8 +161,9 @@ def test_article_query_count_is_pinned(
     client, make_article, topic, default_disclaimer, django_assert_max_num_queries
 ):
     article = make_article(topic=topic, disclaimer=default_disclaimer)
-    # the article with its topic, disclaimer and people, its references, the featured poll
-    with django_assert_max_num_queries(3):
+    # the article with its topic, disclaimer and people, its references, the featured poll,
+    # the related articles
+    with django_assert_max_num_queries(4):
         client.get(article.get_absolute_url())
 
 
@@ -273,9 +274,17 @@ def test_pages_have_language_skip_link_and_landmarks(client, make_article):
 def test_pages_load_nothing_from_another_origin(client, make_article):
     response = client.get(make_article().get_absolute_url())
     assert "default-src 'self'" in response["Content-Security-Policy"]
-    assert "http://" not in response.text.replace('href="http', "")
+    # Absolute addresses only in links and in data for crawlers and sharing previews (the
+    # <meta> content and the JSON-LD), which the browser loads nothing from.
+    text = re.sub(
+        r'<script type="application/ld\+json">.*?</script>', "", response.text, flags=re.S
+    )
+    assert "http://" not in text.replace('href="http', "").replace('content="http', "")
     scripts = re.findall(r"<script\b[^>]*>", response.text)
-    assert scripts == ['<script src="/static/js/polls.js" defer>']  # the site's own, no inline
+    assert scripts == [
+        '<script src="/static/js/polls.js" defer>',  # the site's own, no inline script
+        '<script type="application/ld+json">',  # data, never run
+    ]
 
 
 # Feed and sitemap

@@ -23,6 +23,7 @@ def violations(page):
         "/",
         "/articles/rejection-while-depressed/",
         "/topics/depression/",
+        "/search/?q=depression",
         "/legal/",
         "/privacy/",
         "/polls/",

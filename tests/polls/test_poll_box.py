@@ -136,8 +136,9 @@ def test_article_page_with_poll_query_count_is_pinned(
     visitor = Client()
     visitor.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
     # article with its poll and people, the poll's choices, the article's references, the
-    # default disclaimer: no "has voted?", the page is the same for every reader.
-    with django_assert_max_num_queries(4):
+    # default disclaimer, the related articles: no "has voted?", the page is the same for
+    # every reader.
+    with django_assert_max_num_queries(5):
         page = visitor.get(article.get_absolute_url())
     assert page.context is not None  # rendered, not served from the page cache
 
