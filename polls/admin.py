@@ -3,7 +3,7 @@ import csv
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Sum
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -14,6 +14,7 @@ from psyweb.text import PlainTextModelForm
 
 from . import services, voters
 from .models import Choice, Poll, Vote
+from .results import results_data
 
 
 class ChoiceInline(admin.TabularInline):
@@ -141,6 +142,11 @@ class PollAdmin(HistoryAdmin):
                 self.admin_site.admin_view(self.results_csv),
                 name="polls_poll_results_csv",
             ),
+            path(
+                "<int:object_id>/results.json",
+                self.admin_site.admin_view(self.results_json),
+                name="polls_poll_results_json",
+            ),
             *super().get_urls(),
         ]
 
@@ -157,11 +163,12 @@ class PollAdmin(HistoryAdmin):
             '<table><thead><tr><th scope="col">Answer</th><th scope="col">Votes</th>'
             '<th scope="col">Share</th></tr></thead><tbody>{}</tbody></table>'
             "<p><strong>Total votes: {}</strong></p>"
-            '<p><a href="{}">Download the results as CSV</a> · '
+            '<p>Download the results as <a href="{}">CSV</a> or <a href="{}">JSON</a> · '
             '<a href="{}">Public results page</a></p>',
             rows,
             poll.total_votes,
             reverse("admin:polls_poll_results_csv", args=[poll.pk]),
+            reverse("admin:polls_poll_results_json", args=[poll.pk]),
             reverse("polls:results", args=[poll.slug]),
         )
 
@@ -177,6 +184,19 @@ class PollAdmin(HistoryAdmin):
         rows.append(["Total votes", poll.total_votes, 100 if poll.total_votes else 0])
         writer = csv.writer(response, quoting=csv.QUOTE_ALL)  # every cell quoted: see _csv_cell
         writer.writerows([_csv_cell(value) for value in row] for row in rows)
+        return response
+
+    def results_json(self, request, object_id):
+        """The full results for staff, whatever the public may see of them."""
+        poll = get_object_or_404(Poll.objects.with_choices(), pk=object_id)
+        if not self.has_view_permission(request, poll):
+            return HttpResponse(status=403)
+        response = JsonResponse(
+            {"slug": poll.slug, **results_data(poll, visible=True)},
+            json_dumps_params={"ensure_ascii": False},
+        )
+        filename = f"poll-{slugify(poll.slug)}-results.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
     @admin.action(description="Feature the selected poll site-wide", permissions=["change"])

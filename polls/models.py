@@ -28,6 +28,7 @@ class Poll(models.Model):
         ALWAYS = "always", "Always"
         AFTER_VOTE = "after_vote", "After the visitor has voted"
         AFTER_CLOSE = "after_close", "After the poll closes"
+        NEVER = "never", "Never (staff only)"
 
     question = models.CharField(max_length=300)
     slug = models.SlugField(max_length=100, unique=True)
@@ -90,6 +91,8 @@ class Poll(models.Model):
             return True
         if self.results_visibility == self.ResultsVisibility.AFTER_VOTE:
             return has_voted or self.has_closed(at)
+        if self.results_visibility == self.ResultsVisibility.NEVER:
+            return False  # staff read them in the admin
         return self.has_closed(at)
 
     def results_are_public(self, at=None):

@@ -26,6 +26,8 @@ def results_data(poll, *, visible):
         "total_votes": poll.total_votes,
         "is_open": poll.is_open(),
         "results_visible": visible,
+        # False for a poll whose results staff keep to themselves ("never").
+        "results_published": poll.results_visibility != poll.ResultsVisibility.NEVER,
         "choices": [
             {
                 "id": choice.pk,

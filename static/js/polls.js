@@ -93,13 +93,16 @@
         list.appendChild(item);
       });
       body.appendChild(list);
+      body.appendChild(element("p", "poll-caveat",
+        "An online poll of PsyWeb readers, not a scientific survey."));
     } else {
       if (own) {
         var answer = element("p", "", "Your answer: ");
         answer.appendChild(element("strong", "", own.text));
         body.appendChild(answer);
       }
-      body.appendChild(element("p", "poll-hidden", "The results are shown when the poll closes."));
+      body.appendChild(element("p", "poll-hidden", state.results_published === false ?
+        "The results of this poll are not published." : "The results are shown when the poll closes."));
     }
     body.appendChild(element("p", "poll-total", "Total votes: " + state.total_votes.toLocaleString("en-US")));
     var old = container.querySelector(".poll-body");

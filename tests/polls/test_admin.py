@@ -307,3 +307,24 @@ def test_editing_an_answer_never_writes_back_its_vote_count(admin_client, poll):
 def test_answers_in_the_poll_form_carry_no_view_on_site_link_each(admin_client, poll):
     response = admin_client.get(reverse("admin:polls_poll_change", args=[poll.pk]))
     assert response.text.count("View on site") <= 1  # the poll's own button only
+
+
+def test_staff_export_the_full_results_as_json(admin_client, make_poll):
+    poll = make_poll(results_visibility="never")
+    record_vote(poll=poll, choice_id=poll.choices.first().pk, voter_key="k1")
+
+    response = admin_client.get(reverse("admin:polls_poll_results_json", args=[poll.pk]))
+
+    assert response.status_code == HTTPStatus.OK
+    assert (
+        response["Content-Disposition"] == f'attachment; filename="poll-{poll.slug}-results.json"'
+    )
+    data = response.json()
+    assert data["slug"] == poll.slug
+    assert data["total_votes"] == 1
+    assert [choice["votes"] for choice in data["choices"]] == [1, 0, 0]
+
+
+def test_the_json_export_needs_staff(client, poll):
+    response = client.get(reverse("admin:polls_poll_results_json", args=[poll.pk]))
+    assert response.status_code == HTTPStatus.FOUND  # to the admin's sign-in

@@ -23,6 +23,7 @@ STATE_KEYS = {
     "total_votes",
     "is_open",
     "results_visible",
+    "results_published",
     "choices",
     "voted",
     "choice",
@@ -71,6 +72,7 @@ def test_state_of_a_new_visitor_has_the_documented_shape(client, poll):
         "total_votes": 0,
         "is_open": True,
         "results_visible": True,
+        "results_published": True,
         "choices": [
             {"id": first.pk, "text": first.text, "votes": 0, "percent": 0},
             {"id": second.pk, "text": second.text, "votes": 0, "percent": 0},
@@ -200,6 +202,7 @@ def test_a_vote_sent_by_the_island_answers_its_state_with_thanks(client, poll):
         "total_votes": 2,
         "is_open": True,
         "results_visible": True,
+        "results_published": True,
         "choices": [
             {"id": first.pk, "text": first.text, "votes": 1, "percent": 50},
             {"id": second.pk, "text": second.text, "votes": 1, "percent": 50},

@@ -9,7 +9,7 @@ from polls.results import percentages
 pytestmark = pytest.mark.django_db
 
 ONE_SECOND = datetime.timedelta(seconds=1)
-ALWAYS, AFTER_VOTE, AFTER_CLOSE = Poll.ResultsVisibility
+ALWAYS, AFTER_VOTE, AFTER_CLOSE, NEVER = Poll.ResultsVisibility
 
 
 @pytest.mark.parametrize(
@@ -58,6 +58,8 @@ def test_started_lists_opened_polls_and_not_future_ones(make_poll, now):
         (AFTER_VOTE, False, True, True),
         (AFTER_CLOSE, True, False, False),
         (AFTER_CLOSE, False, True, True),
+        (NEVER, True, False, False),
+        (NEVER, True, True, False),
     ],
 )
 def test_results_visibility_rules(make_poll, now, visibility, voted, closed, visible):
@@ -75,6 +77,7 @@ def test_results_visibility_rules(make_poll, now, visibility, voted, closed, vis
         (AFTER_VOTE, True, True),
         (AFTER_CLOSE, False, False),
         (AFTER_CLOSE, True, True),
+        (NEVER, True, False),
     ],
 )
 def test_results_are_public_only_where_a_reader_who_has_not_voted_may_see_them(

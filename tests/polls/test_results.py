@@ -44,6 +44,7 @@ def test_results_json_has_the_documented_shape(client, poll):
         "total_votes": 3,
         "is_open": True,
         "results_visible": True,
+        "results_published": True,
         "choices": [
             {"id": first.pk, "text": first.text, "votes": 1, "percent": 33},
             {"id": second.pk, "text": second.text, "votes": 2, "percent": 67},
@@ -167,3 +168,24 @@ def test_archive_query_count_is_pinned(client, make_poll, django_assert_max_num_
         make_poll()
     with django_assert_max_num_queries(2):
         client.get(reverse("polls:index"))
+
+
+def test_results_never_shown_stay_with_staff_even_after_voting_and_closing(client, make_poll, now):
+    poll = make_poll(results_visibility="never", closes_at=now + datetime.timedelta(days=1))
+    voter = Client()
+    voter.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
+
+    state = voter.get(reverse("polls:state", args=[poll.slug])).json()
+    assert state["voted"] is True
+    assert state["results_visible"] is False
+    assert state["results_published"] is False
+    assert {choice["votes"] for choice in state["choices"]} == {None}
+    page = client.get(reverse("polls:results", args=[poll.slug]))
+    assert "The results of this poll are not published." in page.text
+    assert "1 vote" not in page.text
+    assert not poll.results_visible_to(has_voted=True, at=now + datetime.timedelta(days=2))
+
+
+def test_results_carry_a_caveat_that_this_is_not_a_scientific_survey(client, poll):
+    page = client.get(reverse("polls:results", args=[poll.slug]))
+    assert "An online poll of PsyWeb readers, not a scientific survey." in page.text
