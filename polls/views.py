@@ -55,6 +55,7 @@ class PollListView(ListView):
     def get_queryset(self):
         return (
             Poll.objects.started()
+            .with_choices()  # a closed poll shows its final results
             .annotate(vote_total=Sum("choices__votes"))
             .order_by("-opens_at", "-pk")
         )

@@ -166,7 +166,8 @@ def test_archive_lists_open_and_closed_polls_but_not_future_ones(client, make_po
 def test_archive_query_count_is_pinned(client, make_poll, django_assert_max_num_queries):
     for _ in range(5):
         make_poll()
-    with django_assert_max_num_queries(2):
+    # the count, the page of polls with their totals, all their choices: not one per poll
+    with django_assert_max_num_queries(3):
         client.get(reverse("polls:index"))
 
 
@@ -189,3 +190,22 @@ def test_results_never_shown_stay_with_staff_even_after_voting_and_closing(clien
 def test_results_carry_a_caveat_that_this_is_not_a_scientific_survey(client, poll):
     page = client.get(reverse("polls:results", args=[poll.slug]))
     assert "An online poll of PsyWeb readers, not a scientific survey." in page.text
+
+
+def test_the_archive_shows_the_final_results_of_closed_polls(client, make_poll, now):
+    closed = make_poll(question="Closed?", closes_at=now - datetime.timedelta(hours=1))
+    Poll.objects.filter(pk=closed.pk).update(opens_at=now - datetime.timedelta(days=2))
+    closed.choices.filter(order=1).update(votes=3)
+    make_poll(question="Open?")
+    hidden = make_poll(
+        question="Staff only?",
+        results_visibility="never",
+        closes_at=now - datetime.timedelta(hours=1),
+    )
+    hidden.choices.filter(order=1).update(votes=5)
+
+    page = client.get(reverse("polls:index")).text
+
+    assert page.count('class="poll-results"') == 1  # the closed poll's, and only it
+    assert "100% (3 votes)" in page
+    assert "(5 votes)" not in page
