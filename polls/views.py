@@ -8,7 +8,7 @@ from `PollStateView` (read by the poll island, static/js/polls.js) and from `Vot
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
-from django.db.models import Sum
+from django.db.models import Sum, prefetch_related_objects
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
@@ -241,5 +241,7 @@ def wants_json(request):
 
 
 def poll_with_counts(poll):
-    """The poll with its counts read again, so a voter sees their own vote counted."""
-    return Poll.objects.with_choices().get(pk=poll.pk)
+    """The poll with its choices' counts read again (one query), so a voter sees their vote."""
+    poll._prefetched_objects_cache.pop("choices", None)  # the counts read before the vote
+    prefetch_related_objects([poll], "choices")
+    return poll
