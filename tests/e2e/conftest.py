@@ -162,3 +162,11 @@ def demo(transactional_db, live_server):
     """The demo content (`manage.py load_demo`): its article, disclaimer, Legal Statement, poll."""
     call_command("load_demo", stdout=StringIO())
     return Article.objects.get(slug="rejection-while-depressed")
+
+
+def sign_in(page, username, password):
+    """Sign `page`'s browser in to the admin, as staff do, through the login form."""
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()

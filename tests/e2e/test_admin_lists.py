@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from .conftest import sign_in
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -13,10 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_list_fits_a_1280_pixel_screen(demo, new_visitor, changelist):
     get_user_model().objects.create_superuser("editor", "editor@example.org", "a-long-password")
     editor = new_visitor(viewport={"width": 1280, "height": 800}).page
-    editor.goto(reverse("admin:login"))
-    editor.get_by_label("Username").fill("editor")
-    editor.get_by_label("Password").fill("a-long-password")
-    editor.get_by_role("button", name="Log in").click()
+    sign_in(editor, "editor", "a-long-password")
 
     editor.goto(reverse(changelist))
 

@@ -4,6 +4,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth import get_user_model
 
+from .conftest import sign_in
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
@@ -50,10 +52,7 @@ def test_the_form_with_an_error_and_the_results_after_voting_pass_the_audit(demo
 
 def test_the_staff_article_preview_passes_the_audit(demo, page, live_server):
     get_user_model().objects.create_superuser("editor", "editor@example.org", "a-long-password")
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill("editor")
-    page.get_by_label("Password").fill("a-long-password")
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, "editor", "a-long-password")
     demo.status = demo.Status.DRAFT
     demo.save()
     page.goto(demo.get_absolute_url())

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from .conftest import ARTICLE_URL
+from .conftest import ARTICLE_URL, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,10 +19,7 @@ NEW_TITLE = "Why rejection hurts more in depression"
 def test_an_editor_restores_an_earlier_title_from_the_history(demo, new_visitor):
     get_user_model().objects.create_superuser("editor", "editor@example.org", "a-long-password")
     editor = new_visitor().page
-    editor.goto(reverse("admin:login"))
-    editor.get_by_label("Username").fill("editor")
-    editor.get_by_label("Password").fill("a-long-password")
-    editor.get_by_role("button", name="Log in").click()
+    sign_in(editor, "editor", "a-long-password")
     expect(editor.get_by_role("heading", name="Site administration")).to_be_visible()
 
     editor.goto(reverse("admin:articles_article_change", args=[demo.pk]))

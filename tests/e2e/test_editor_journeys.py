@@ -25,6 +25,8 @@ from playwright.sync_api import expect
 
 from articles.models import Article, Contributor, Topic
 
+from .conftest import sign_in
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-password"
@@ -102,10 +104,7 @@ def editor(open_browser, topic_and_author):
     )
     account.user_permissions.set(Permission.objects.filter(content_type__app_label="articles"))
     page = open_browser().page
-    page.goto(reverse("admin:login"))
-    page.get_by_label("Username").fill("editor")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, "editor", PASSWORD)
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
     return page
 
