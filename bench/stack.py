@@ -206,7 +206,8 @@ def poll_counts(database_url, slug="antidepressants"):
             if row is None:
                 raise BenchError(f"The database holds no poll with the slug {slug!r}.")
             cur.execute(
-                "SELECT choice_id, count(*) FROM polls_vote WHERE poll_id = %s GROUP BY choice_id",
+                "SELECT s.choice_id, count(*) FROM polls_selection s"
+                " JOIN polls_vote v ON v.id = s.vote_id WHERE v.poll_id = %s GROUP BY s.choice_id",
                 [row[0]],
             )
             rows = {str(c): n for c, n in cur.fetchall()}

@@ -1,8 +1,8 @@
 import csv
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Sum
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -13,6 +13,7 @@ from psyweb.history import HistoryAdmin
 from psyweb.text import PlainTextModelForm
 
 from . import services, voters
+from .charts import ballots_chart
 from .models import Choice, Poll, Vote
 from .results import results_data
 
@@ -46,9 +47,21 @@ def save_answers(formset):
             answer.save(update_fields=["text", "order"])
 
 
+class PollForm(PlainTextModelForm):
+    def clean_max_choices(self):
+        max_choices = self.cleaned_data["max_choices"]
+        poll = self.instance
+        if poll.pk and max_choices != poll.max_choices and poll.ballots.exists():
+            raise forms.ValidationError(
+                "Readers have voted in this poll, so the number of answers each may choose "
+                "can no longer change: the results would mix ballots of both kinds."
+            )
+        return max_choices
+
+
 @admin.register(Poll)
 class PollAdmin(HistoryAdmin):
-    form = PlainTextModelForm
+    form = PollForm
     list_display = [
         "question",
         "opens_at",
@@ -61,16 +74,24 @@ class PollAdmin(HistoryAdmin):
     search_fields = ["question"]
     date_hierarchy = "opens_at"
     prepopulated_fields = {"slug": ["question"]}
-    readonly_fields = ["results"]
+    readonly_fields = ["results", "ballots_per_day"]
     inlines = [ChoiceInline]
     actions = ["feature"]
     fieldsets = [
         (None, {"fields": ["question", "slug"]}),
         (
             "When and how",
-            {"fields": ["opens_at", "closes_at", "results_visibility", "is_featured"]},
+            {
+                "fields": [
+                    "opens_at",
+                    "closes_at",
+                    "max_choices",
+                    "results_visibility",
+                    "is_featured",
+                ]
+            },
         ),
-        ("Results", {"fields": ["results"]}),
+        ("Results", {"fields": ["results", "ballots_per_day"]}),
     ]
 
     def save_formset(self, request, form, formset, change):
@@ -124,16 +145,11 @@ class PollAdmin(HistoryAdmin):
 
     def get_queryset(self, request):
         # An aggregate drops Meta.ordering, so it is given again (the autocomplete pages).
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(vote_total=Sum("choices__votes"))
-            .order_by(*Poll._meta.ordering)
-        )
+        return super().get_queryset(request).with_voter_totals().order_by(*Poll._meta.ordering)
 
-    @admin.display(description="Total votes", ordering="vote_total")
+    @admin.display(description="Voters", ordering="total_votes")
     def vote_total(self, poll):
-        return poll.vote_total or 0
+        return poll.total_votes
 
     def get_urls(self):
         return [
@@ -159,14 +175,22 @@ class PollAdmin(HistoryAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}%</td></tr>",
             ((choice.text, choice.votes, percent) for choice, percent in poll.results()),
         )
+        if poll.allows_several:
+            totals = format_html(
+                "<p><strong>Voters: {} · Answers chosen: {}</strong></p>"
+                "<p>Each share is the share of voters who chose that answer.</p>",
+                poll.total_votes,
+                poll.answer_total,
+            )
+        else:
+            totals = format_html("<p><strong>Total votes: {}</strong></p>", poll.total_votes)
         return format_html(
             '<table><thead><tr><th scope="col">Answer</th><th scope="col">Votes</th>'
-            '<th scope="col">Share</th></tr></thead><tbody>{}</tbody></table>'
-            "<p><strong>Total votes: {}</strong></p>"
+            '<th scope="col">Share</th></tr></thead><tbody>{}</tbody></table>{}'
             '<p>Download the results as <a href="{}">CSV</a> or <a href="{}">JSON</a> · '
             '<a href="{}">Public results page</a></p>',
             rows,
-            poll.total_votes,
+            totals,
             reverse("admin:polls_poll_results_csv", args=[poll.pk]),
             reverse("admin:polls_poll_results_json", args=[poll.pk]),
             reverse("polls:results", args=[poll.slug]),
@@ -181,7 +205,11 @@ class PollAdmin(HistoryAdmin):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         rows = [["answer", "votes", "percent"]]
         rows += [[choice.text, choice.votes, percent] for choice, percent in poll.results()]
-        rows.append(["Total votes", poll.total_votes, 100 if poll.total_votes else 0])
+        if poll.allows_several:  # shares of voters: they need not add up to 100
+            rows.append(["Voters", poll.total_votes, ""])
+            rows.append(["Answers chosen", poll.answer_total, ""])
+        else:
+            rows.append(["Total votes", poll.total_votes, 100 if poll.total_votes else 0])
         writer = csv.writer(response, quoting=csv.QUOTE_ALL)  # every cell quoted: see _csv_cell
         writer.writerows([_csv_cell(value) for value in row] for row in rows)
         return response
@@ -198,6 +226,12 @@ class PollAdmin(HistoryAdmin):
         filename = f"poll-{slugify(poll.slug)}-results.json"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    @admin.display(description="Ballots per day")
+    def ballots_per_day(self, poll):
+        if not poll.pk:
+            return "The chart appears here once the poll is saved."
+        return ballots_chart(poll.ballots_per_day())
 
     @admin.action(description="Feature the selected poll site-wide", permissions=["change"])
     def feature(self, request, queryset):
@@ -235,26 +269,62 @@ def _csv_cell(value):
     return text
 
 
+class BallotForm(forms.ModelForm):
+    """A ballot entered by staff: the poll, and its answer or answers."""
+
+    answers = forms.ModelMultipleChoiceField(
+        queryset=Choice.objects.select_related("poll").order_by("poll", "order"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One answer, or up to the poll's limit in a “check all that apply” poll.",
+    )
+
+    class Meta:
+        model = Vote
+        fields = ["poll"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Name each answer with its question: many polls share answers like "Yes".
+        self.fields["answers"].label_from_instance = lambda choice: (
+            f"{choice.poll.question} — {choice.text}"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        poll, answers = cleaned.get("poll"), cleaned.get("answers")
+        if poll is None or not answers:
+            return cleaned
+        if any(answer.poll_id != poll.pk for answer in answers):
+            self.add_error("answers", "That answer belongs to another poll.")
+        elif len(answers) > poll.max_choices:
+            self.add_error("answers", services.TooManyChoices(poll.max_choices).message)
+        if not poll.is_open():
+            self.add_error("poll", "This poll is not open, so it takes no ballots.")
+        return cleaned
+
+
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
     """Ballots. Staff may enter one (a paper ballot, say) or delete some; counts follow."""
 
-    list_display = ["poll", "choice"]
+    form = BallotForm
+    list_display = ["poll", "answers"]
     list_filter = ["poll"]
-    list_select_related = ["poll", "choice"]
-    fields = ["poll", "choice"]
+    list_select_related = ["poll"]
     autocomplete_fields = ["poll"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return ["poll", "choice"] if obj else []
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("selections__choice")
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "choice":
-            # Name each answer with its question: many polls share answers like "Yes".
-            field.queryset = field.queryset.select_related("poll").order_by("poll", "order")
-            field.label_from_instance = lambda choice: f"{choice.poll.question} — {choice.text}"
-        return field
+    def get_fields(self, request, obj=None):
+        return ["poll", "answers"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["poll", "answers"] if obj else []
+
+    @admin.display(description="Answers")
+    def answers(self, ballot):
+        return ", ".join(selection.choice.text for selection in ballot.selections.all())
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -263,9 +333,12 @@ class VoteAdmin(admin.ModelAdmin):
         # A ballot entered by staff is counted like any other, under a random key of its own.
         obj.pk = services.record_vote(
             poll=obj.poll,
-            choice_id=obj.choice_id,
+            choice_ids=[answer.pk for answer in form.cleaned_data["answers"]],
             voter_key=voters.key_for_token(obj.poll, voters.new_voter_token()),
         ).pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # record_vote wrote the answers
 
     def delete_model(self, request, obj):
         services.delete_votes(Vote.objects.filter(pk=obj.pk))

@@ -1,13 +1,15 @@
+import datetime
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
 
-from .results import percentages
+from .results import percentages, shares_of
 
 
 class PollQuerySet(models.QuerySet):
@@ -17,6 +19,17 @@ class PollQuerySet(models.QuerySet):
 
     def with_choices(self):
         return self.prefetch_related("choices")
+
+    def with_voter_totals(self):
+        """Each poll's number of voters as `total_votes`, counted in the same query."""
+        ballots = (
+            Vote.objects.filter(poll=models.OuterRef("pk"))
+            .order_by()
+            .values("poll")
+            .annotate(n=models.Count("pk"))
+            .values("n")
+        )
+        return self.annotate(total_votes=Coalesce(models.Subquery(ballots), 0))
 
     def featured(self):
         """The poll staff feature site-wide, with its choices, once it has opened; else None."""
@@ -48,6 +61,11 @@ class Poll(models.Model):
         help_text="Shown on the home page and beside articles without a poll of their own. "
         "Only one poll can be featured.",
     )
+    max_choices = models.PositiveSmallIntegerField(
+        "answers a reader may choose",
+        default=1,
+        help_text="1 for a single answer. More for “check all that apply”, up to this many.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PollQuerySet.as_manager()
@@ -66,6 +84,11 @@ class Poll(models.Model):
                 condition=Q(closes_at__isnull=True) | Q(closes_at__gt=models.F("opens_at")),
                 name="poll_closes_after_it_opens",
                 violation_error_message="A poll must close after it opens.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_choices__gte=1),
+                name="poll_takes_at_least_one_answer",
+                violation_error_message="A reader must be able to choose at least one answer.",
             ),
         ]
 
@@ -100,16 +123,55 @@ class Poll(models.Model):
         return self.results_visible_to(has_voted=False, at=at)
 
     @property
-    def total_votes(self):
+    def allows_several(self):
+        """Whether readers may choose several answers ("check all that apply")."""
+        return self.max_choices > 1
+
+    @property
+    def answer_total(self):
+        """Answers chosen, over all ballots: the sum of the answers' counts."""
         # Uses the prefetched choices when there are some (one query fewer on every page).
         if "choices" in getattr(self, "_prefetched_objects_cache", {}):
             return sum(choice.votes for choice in self.choices.all())
         return self.choices.aggregate(total=Sum("votes"))["total"] or 0
 
+    @cached_property
+    def total_votes(self):
+        """Voters: the number of ballots. With one answer each, the same as `answer_total`.
+
+        PollQuerySet.with_voter_totals() sets it in the query that reads the polls.
+        """
+        if not self.allows_several:
+            return self.answer_total
+        return self.ballots.count()
+
+    def ballots_per_day(self, days=366):
+        """[(date, ballots)] for each day from the first ballot to the last (or today, if the
+        poll is still open), the days without ballots included; at most the last `days`."""
+        counts = dict(self.days.values_list("date", "ballots"))
+        if not counts:
+            return []
+        first, last = min(counts), max(counts)
+        if self.is_open():
+            last = max(last, timezone.localdate())
+        first = max(first, last - datetime.timedelta(days=days - 1))
+        span = range((last - first).days + 1)
+        return [(day, counts.get(day, 0)) for day in (first + datetime.timedelta(n) for n in span)]
+
     def results(self):
-        """[(choice, percent)] in the staff's order, the percentages adding up to 100."""
+        """[(choice, percent)] in the staff's order.
+
+        With one answer per ballot, the percentages are shares of the votes and add up to
+        exactly 100. With several, each is the share of voters who chose that answer, so
+        together they add up to more than 100.
+        """
         choices = list(self.choices.all())
-        return list(zip(choices, percentages([c.votes for c in choices]), strict=True))
+        counts = [choice.votes for choice in choices]
+        if self.allows_several:
+            shares = [shares_of(count, self.total_votes) for count in counts]
+        else:
+            shares = percentages(counts)
+        return list(zip(choices, shares, strict=True))
 
 
 class Choice(models.Model):
@@ -139,17 +201,18 @@ class Choice(models.Model):
 class Vote(models.Model):
     """One accepted ballot. It names no person and no address, only a keyed hash of the voter.
 
+    Its answers are its `selections`: one, or several in a "check all that apply" poll.
     Its id is random and it has no timestamp, so the order in which ballots were cast cannot
     be read back and matched against a web server's access log.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="ballots")
-    choice = models.ForeignKey(Choice, on_delete=models.CASCADE, related_name="ballots")
+    choices = models.ManyToManyField(Choice, through="Selection", related_name="ballots")
     voter_key = models.CharField(max_length=64, editable=False)
 
     class Meta:
-        ordering = ["poll", "choice"]
+        ordering = ["poll"]
         constraints = [
             models.UniqueConstraint(fields=["poll", "voter_key"], name="one_ballot_per_voter"),
         ]
@@ -160,11 +223,52 @@ class Vote(models.Model):
     def get_absolute_url(self):
         return self.poll.get_absolute_url()
 
-    def clean(self):
-        if self.choice_id and self.poll_id and self.choice.poll_id != self.poll_id:
-            raise ValidationError({"choice": "That answer belongs to another poll."})
-        if self.poll_id and not self.poll.is_open():
-            raise ValidationError({"poll": "This poll is not open, so it takes no ballots."})
+    @cached_property
+    def choice_ids(self):
+        """The ids of the answers on this ballot (polls.voters.ballot_of sets them as it reads)."""
+        return [selection.choice_id for selection in self.selections.all()]
+
+    @cached_property
+    def chosen(self):
+        """The answers on this ballot, in the poll's order."""
+        return [choice for choice in self.poll.choices.all() if choice.pk in self.choice_ids]
+
+
+class Selection(models.Model):
+    """One answer chosen on one ballot. Each answer's `votes` counts these rows."""
+
+    vote = models.ForeignKey(Vote, on_delete=models.CASCADE, related_name="selections")
+    choice = models.ForeignKey(Choice, on_delete=models.CASCADE, related_name="selections")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vote", "choice"], name="one_selection_per_answer"),
+        ]
+
+    def __str__(self):
+        return f"“{self.choice}” on a ballot"
+
+
+class PollDay(models.Model):
+    """How many ballots one poll took on one day, for staff's chart of the poll over time.
+
+    Written in the same transaction as the ballot (polls.services.record_vote). It counts
+    ballots, never answers: joined with a web server's access log, a count per answer on a
+    quiet day could tell what somebody answered.
+    """
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField()
+    ballots = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["poll", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "date"], name="one_count_per_poll_and_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.ballots} ballots on {self.date}"
 
 
 class AddressVoteCount(models.Model):

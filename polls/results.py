@@ -19,11 +19,20 @@ def percentages(counts):
     return shares
 
 
+def shares_of(count, voters):
+    """`count` as a whole-number percentage of `voters`, rounded half up; 0 with no voters."""
+    return (count * 200 + voters) // (voters * 2) if voters else 0
+
+
 def results_data(poll, *, visible):
     """The poll's results, ready for JSON; where they are not `visible`, only the total."""
     return {
         "question": poll.question,
+        # Voters (ballots). In a "check all that apply" poll a ballot may carry several answers:
+        # `total_answers` counts them, and each answer's percent is its share of the voters.
         "total_votes": poll.total_votes,
+        "total_answers": poll.answer_total if visible else None,
+        "max_choices": poll.max_choices,
         "is_open": poll.is_open(),
         "results_visible": visible,
         # False for a poll whose results staff keep to themselves ("never").
@@ -41,10 +50,10 @@ def results_data(poll, *, visible):
 
 
 def voter_state(poll, ballot):
-    """What one visitor may see of `poll`, with their own answer (`ballot` may be None)."""
+    """What one visitor may see of `poll`, with their own answers (`ballot` may be None)."""
     voted = ballot is not None
     return {
         **results_data(poll, visible=poll.results_visible_to(voted)),
         "voted": voted,
-        "choice": ballot.choice_id if voted else None,
+        "own_choices": ballot.choice_ids if voted else [],
     }

@@ -1,19 +1,20 @@
 """Recording votes: the one place that writes ballots and counts.
 
 The view, the admin and the tests all call these functions, so the rules hold everywhere:
-a Vote row and its count are written in one transaction, the count is incremented by the
-database (never read, changed and written back in Python), and the database's unique
-constraint on (poll, voter_key) refuses a second ballot, even when both arrive at once.
+a ballot (Vote), its answers (Selection rows), their counts and the day's tally (PollDay) are
+written in one transaction; counts are incremented by the database (never read, changed and
+written back in Python); and the database's unique constraint on (poll, voter_key) refuses a
+second ballot, even when both arrive at once.
 """
 
 from collections import Counter
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Choice, Poll, Vote
+from .models import Choice, Poll, PollDay, Selection, Vote
 
 
 class VoteRejected(Exception):
@@ -38,14 +39,25 @@ class InvalidChoice(VoteRejected):
     message = "That answer is not one of this poll's answers."
 
 
+class TooManyChoices(VoteRejected):
+    message = "Please choose fewer answers."
+
+    def __init__(self, limit):
+        if limit == 1:
+            super().__init__("Please choose only one answer.")
+        else:
+            super().__init__(f"Please choose at most {limit} answers.")
+
+
 class AlreadyVoted(VoteRejected):
     message = "You have already voted in this poll. Your first vote was counted."
 
 
-def record_vote(*, poll, choice_id, voter_key, at=None):
-    """Count one ballot for `choice_id` in `poll`, cast by `voter_key`. Returns the Vote.
+def record_vote(*, poll, choice_ids, voter_key, at=None):
+    """Count one ballot for the answers `choice_ids` in `poll`, cast by `voter_key`.
 
-    Raises PollNotOpen, PollClosed, InvalidChoice or AlreadyVoted, with nothing written.
+    Returns the Vote. Raises PollNotOpen, PollClosed, InvalidChoice, TooManyChoices or
+    AlreadyVoted, with nothing written.
     """
     at = at or timezone.now()
     if not poll.has_opened(at):
@@ -54,38 +66,70 @@ def record_vote(*, poll, choice_id, voter_key, at=None):
         raise PollClosed
     if not voter_key:
         raise ValueError("A vote needs a voter key.")
+    choice_ids = sorted(set(choice_ids))  # sorted: concurrent ballots lock answers in one order
+    if not choice_ids:
+        raise InvalidChoice
+    if len(choice_ids) > poll.max_choices:
+        raise TooManyChoices(poll.max_choices)
     try:
         with transaction.atomic():
-            vote = Vote.objects.create(poll=poll, choice_id=choice_id, voter_key=voter_key)
-            counted = Choice.objects.filter(pk=choice_id, poll=poll).update(votes=F("votes") + 1)
-            if counted != 1:
-                raise InvalidChoice  # rolls back the Vote row too
+            vote = Vote.objects.create(poll=poll, voter_key=voter_key)
+            Selection.objects.bulk_create(Selection(vote=vote, choice_id=pk) for pk in choice_ids)
+            # One answer at a time, in id order: two ballots never wait on each other's locks
+            # the other way round, so they cannot deadlock.
+            for choice_id in choice_ids:
+                if not Choice.objects.filter(pk=choice_id, poll=poll).update(votes=F("votes") + 1):
+                    raise InvalidChoice  # rolls the ballot back too
+            count_the_day(poll, timezone.localdate(at))
     except IntegrityError as error:
         if Vote.objects.filter(poll=poll, voter_key=voter_key).exists():
             raise AlreadyVoted from error
-        raise InvalidChoice from error  # the choice does not exist
+        raise InvalidChoice from error  # an answer that does not exist
+    vote.choice_ids = choice_ids
     return vote
 
 
+def count_the_day(poll, date):
+    """Add one ballot to `poll`'s tally for `date`, inside the ballot's transaction.
+
+    One upsert (PostgreSQL and SQLite share the syntax): the day's first ballot makes the row,
+    the others add to it, and two first ballots at once cannot both make it.
+    """
+    table = connection.ops.quote_name(PollDay._meta.db_table)  # the model's, not input
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (poll_id, date, ballots) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT (poll_id, date) DO UPDATE SET ballots = {table}.ballots + 1",
+            [poll.pk, connection.ops.adapt_datefield_value(date)],
+        )
+
+
 def delete_votes(votes):
-    """Delete ballots and take them off their counts, in one transaction. Returns how many."""
+    """Delete ballots and take their answers off the counts, in one transaction.
+
+    Returns how many ballots. The days' tallies keep them: they count ballots cast, and a
+    ballot keeps no date to take it off by.
+    """
     with transaction.atomic():
-        ballots = list(votes.select_for_update().values_list("pk", "choice_id"))
-        Vote.objects.filter(pk__in=[pk for pk, _ in ballots]).delete()
-        for choice_id, n in Counter(choice_id for _, choice_id in ballots).items():
+        ballots = list(votes.select_for_update().values_list("pk", flat=True))
+        chosen = Counter(
+            Selection.objects.filter(vote__in=ballots).values_list("choice_id", flat=True)
+        )
+        Vote.objects.filter(pk__in=ballots).delete()  # and their selections, by cascade
+        for choice_id, n in sorted(chosen.items()):
             Choice.objects.filter(pk=choice_id).update(votes=F("votes") - n)
     return len(ballots)
 
 
 def recount(polls=None, *, repair=True):
-    """Compare every choice's count with its Vote rows; repair the drift if asked.
+    """Compare every answer's count with its Selection rows; repair the drift if asked.
 
     Returns [(choice, counted, rows)] for the choices whose count was wrong. The choices are
     locked first, so votes arriving meanwhile wait and are counted on top of the repaired value.
     """
     polls = polls if polls is not None else Poll.objects.all()
     rows = Subquery(
-        Vote.objects.filter(choice=OuterRef("pk"))
+        Selection.objects.filter(choice=OuterRef("pk"))
         .order_by()
         .values("choice")
         .annotate(n=Count("pk"))

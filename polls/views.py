@@ -8,7 +8,7 @@ from `PollStateView` (read by the poll island, static/js/polls.js) and from `Vot
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
-from django.db.models import Sum, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
@@ -56,7 +56,7 @@ class PollListView(ListView):
         return (
             Poll.objects.started()
             .with_choices()  # a closed poll shows its final results
-            .annotate(vote_total=Sum("choices__votes"))
+            .with_voter_totals()
             .order_by("-opens_at", "-pk")
         )
 
@@ -135,6 +135,7 @@ class InvalidVoteForm(services.VoteRejected):
 REJECTIONS = {
     services.AlreadyVoted: ("polls/voted.html", HTTPStatus.CONFLICT),
     services.InvalidChoice: ("polls/poll_detail.html", HTTPStatus.BAD_REQUEST),
+    services.TooManyChoices: ("polls/poll_detail.html", HTTPStatus.BAD_REQUEST),
     InvalidVoteForm: ("polls/poll_detail.html", HTTPStatus.BAD_REQUEST),
     # Shows nothing of the poll: a poll not open yet is not public.
     services.PollNotOpen: ("polls/not_open.html", HTTPStatus.FORBIDDEN),
@@ -186,7 +187,7 @@ class VoteView(View):
         with AddressLimit(request, poll).reserve():
             return services.record_vote(
                 poll=poll,
-                choice_id=form.cleaned_data["choice"],
+                choice_ids=form.choice_ids,
                 voter_key=voters.voter_key(request, poll, token),
             )
 
@@ -243,5 +244,6 @@ def wants_json(request):
 def poll_with_counts(poll):
     """The poll with its choices' counts read again (one query), so a voter sees their vote."""
     poll._prefetched_objects_cache.pop("choices", None)  # the counts read before the vote
+    poll.__dict__.pop("total_votes", None)
     prefetch_related_objects([poll], "choices")
     return poll

@@ -15,7 +15,7 @@ import secrets
 from django.conf import settings
 from django.core import signing
 
-from .models import Vote
+from .models import Selection
 
 COOKIE_NAME = "psyweb_voter"
 COOKIE_SALT = "polls.voter"
@@ -72,11 +72,23 @@ def ballot_of(request, poll, token=None):
     """This visitor's ballot in `poll`, found by its voter key; None if they have not voted.
 
     A signed-in reader is also found by the token their browser may hold: one who voted
-    before signing in has voted.
+    before signing in has voted. One query: the ballot comes with its answers' ids.
     """
     keys = [voter_key(request, poll, token)]
     token = token or voter_token(request)
     if token and request.user.is_authenticated:
         keys.append(key_for_token(poll, token))
-    ballots = Vote.objects.filter(poll=poll, voter_key__in=[key for key in keys if key])
-    return ballots.select_related("choice").order_by().first()
+    keys = [key for key in keys if key]
+    if not keys:
+        return None
+    selections = list(
+        Selection.objects.filter(vote__poll=poll, vote__voter_key__in=keys)
+        .select_related("vote")
+        .order_by("vote_id", "choice_id")
+    )
+    if not selections:
+        return None
+    ballot = selections[0].vote
+    ballot.poll = poll  # the poll with its answers, as the caller has it
+    ballot.choice_ids = [s.choice_id for s in selections if s.vote_id == ballot.pk]
+    return ballot

@@ -62,6 +62,25 @@
     return n.toLocaleString("en-US") + (n === 1 ? " vote" : " votes");
   }
 
+  function number(n) {
+    return n.toLocaleString("en-US");
+  }
+
+  /* The totals, as polls/includes/totals.html writes them. */
+  function totals(body, state) {
+    if (state.max_choices > 1) {
+      var voters = "Voters: " + number(state.total_votes);
+      if (state.results_visible) voters += " · Answers chosen: " + number(state.total_answers);
+      body.appendChild(element("p", "poll-total", voters));
+      body.appendChild(element("p", "poll-explain",
+        "Each reader could choose up to " + state.max_choices + " answers" +
+        (state.results_visible ? ", so each percentage is the share of voters who chose that " +
+          "answer, and together they can add up to more than 100%." : ".")));
+    } else {
+      body.appendChild(element("p", "poll-total", "Total votes: " + number(state.total_votes)));
+    }
+  }
+
   /* The reader's own view of the poll, built from its state (see polls/results.py). */
   function renderResults(container, state, message) {
     var body = element("div", "poll-body");
@@ -71,14 +90,16 @@
     if (!container.hasAttribute("data-poll-results-page")) {
       body.appendChild(element("p", "poll-question", state.question));
     }
-    var own = state.choices.filter(function (c) { return c.id === state.choice; })[0];
+    var ownIds = state.own_choices || [];
+    function isOwn(choice) { return ownIds.indexOf(choice.id) !== -1; }
+    var own = state.choices.filter(isOwn);
     if (state.results_visible) {
       var list = element("ul", "poll-results");
       list.setAttribute("aria-label", "Results");
       state.choices.forEach(function (choice) {
-        var item = element("li", choice.id === state.choice ? "poll-result-own" : "");
+        var item = element("li", isOwn(choice) ? "poll-result-own" : "");
         var label = element("span", "poll-result-label", choice.text);
-        if (choice.id === state.choice) {
+        if (isOwn(choice)) {
           label.appendChild(document.createTextNode(" "));
           label.appendChild(element("strong", "poll-own-answer", "(your answer)"));
         }
@@ -96,15 +117,18 @@
       body.appendChild(element("p", "poll-caveat",
         "An online poll of PsyWeb readers, not a scientific survey."));
     } else {
-      if (own) {
-        var answer = element("p", "", "Your answer: ");
-        answer.appendChild(element("strong", "", own.text));
+      if (own.length) {
+        var answer = element("p", "", own.length > 1 ? "Your answers: " : "Your answer: ");
+        own.forEach(function (choice, i) {
+          if (i) answer.appendChild(document.createTextNode(", "));
+          answer.appendChild(element("strong", "", choice.text));
+        });
         body.appendChild(answer);
       }
       body.appendChild(element("p", "poll-hidden", state.results_published === false ?
         "The results of this poll are not published." : "The results are shown when the poll closes."));
     }
-    body.appendChild(element("p", "poll-total", "Total votes: " + state.total_votes.toLocaleString("en-US")));
+    totals(body, state);
     var old = container.querySelector(".poll-body");
     if (!old) return;
     var hadFocus = old.contains(document.activeElement);
@@ -156,6 +180,14 @@
       return;
     }
     if (!form) return;
+    var most = parseInt(form.getAttribute("data-max-choices"), 10);
+    if (most) {  /* "check all that apply": once the limit is reached, the rest wait */
+      form.addEventListener("change", function () {
+        var boxes = form.querySelectorAll("input[type=checkbox][name=choice]");
+        var chosen = form.querySelectorAll("input[type=checkbox][name=choice]:checked").length;
+        boxes.forEach(function (box) { box.disabled = !box.checked && chosen >= most; });
+      });
+    }
     form.addEventListener("focusin", loadState, { once: true });
     form.addEventListener("pointerdown", loadState, { once: true });
 

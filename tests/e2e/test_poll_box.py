@@ -225,3 +225,37 @@ def test_without_javascript_no_answer_gets_the_message_and_a_way_back(new_visito
     page.get_by_role("link", name="Back to the page you were reading").click()
     expect(page).to_have_url(re.compile(re.escape(ARTICLE_URL)))
     assert not Vote.objects.exists()
+
+
+def test_a_check_all_that_apply_poll_takes_several_answers_up_to_its_limit(new_visitor, make_poll):
+    poll = make_poll(
+        slug="side-effects",
+        question="Which side effects have you noticed?",
+        choices=("Sleep", "Mood", "Appetite", "None of these"),
+        max_choices=2,
+    )
+    visitor = island_visitor(new_visitor)
+    page = visitor.page
+    page.goto(poll.get_absolute_url())
+    form = page.locator("form.poll-form")
+    expect(form).to_contain_text("Choose all that apply, up to 2.")
+    form.get_by_role("checkbox", name="Sleep").check()
+    form.get_by_role("checkbox", name="Appetite").check()
+    # At the limit, the other answers wait until one is unticked.
+    expect(form.get_by_role("checkbox", name="Mood")).to_be_disabled()
+    form.get_by_role("checkbox", name="Appetite").uncheck()
+    expect(form.get_by_role("checkbox", name="Mood")).to_be_enabled()
+    form.get_by_role("checkbox", name="Mood").check()
+    form.get_by_role("button", name="Vote").click()
+
+    box = page.locator("[data-poll]").first
+    expect(box).to_contain_text("Thank you for voting.")
+    expect(box).to_contain_text("Voters: 1 · Answers chosen: 2")
+    expect(box).to_contain_text("the share of voters who chose that answer")
+    own = box.get_by_role("listitem").filter(has_text="(your answer)")
+    expect(own).to_have_count(2)
+    expect(own.first).to_contain_text("Sleep")
+    expect(own.last).to_contain_text("Mood")
+    ballot = Vote.objects.get()
+    assert sorted(ballot.choices.values_list("text", flat=True)) == ["Mood", "Sleep"]
+    expect_clean(visitor)

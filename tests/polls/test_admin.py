@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def voted_poll(poll):
     first, second, _ = poll.choices.all()
     for n, choice in enumerate([first, first, second]):
-        record_vote(poll=poll, choice_id=choice.pk, voter_key=f"k{n}")
+        record_vote(poll=poll, choice_ids=[choice.pk], voter_key=f"k{n}")
     return poll
 
 
@@ -59,6 +59,7 @@ def test_staff_cannot_change_counts_by_posting_them(admin_client, poll):
         "opens_at_0": "2026-01-01",
         "opens_at_1": "00:00:00",
         "results_visibility": "always",
+        "max_choices": "1",
         "choices-TOTAL_FORMS": "3",
         "choices-INITIAL_FORMS": "3",
         "choices-MIN_NUM_FORMS": "0",
@@ -85,6 +86,7 @@ def add_poll_form(question, slug, answers, visibility="always"):
         "opens_at_0": "2026-01-01",
         "opens_at_1": "00:00:00",
         "results_visibility": visibility,
+        "max_choices": "1",
         "choices-TOTAL_FORMS": str(len(answers)),
         "choices-INITIAL_FORMS": "0",
         "choices-MIN_NUM_FORMS": "0",
@@ -203,17 +205,17 @@ def test_staff_attach_a_poll_to_an_article(admin_client, make_article, poll):
 def test_a_ballot_entered_in_the_admin_is_counted_by_the_shared_function(admin_client, poll):
     choice = poll.choices.all()[2]
     response = admin_client.post(
-        reverse("admin:polls_vote_add"), {"poll": poll.pk, "choice": choice.pk}
+        reverse("admin:polls_vote_add"), {"poll": poll.pk, "answers": [choice.pk]}
     )
     assert response.status_code == HTTPStatus.FOUND
     assert Choice.objects.get(pk=choice.pk).votes == 1
-    assert Vote.objects.filter(choice=choice).count() == 1
+    assert list(Vote.objects.get().choices.all()) == [choice]
 
 
 def test_a_ballot_for_another_polls_answer_is_refused_in_the_admin(admin_client, make_poll):
     poll, other = make_poll(), make_poll()
     response = admin_client.post(
-        reverse("admin:polls_vote_add"), {"poll": poll.pk, "choice": other.choices.first().pk}
+        reverse("admin:polls_vote_add"), {"poll": poll.pk, "answers": [other.choices.first().pk]}
     )
     assert response.status_code == HTTPStatus.OK
     assert "That answer belongs to another poll." in response.text
@@ -228,7 +230,7 @@ def test_deleting_ballots_in_the_admin_takes_them_off_the_counts(admin_client, v
     )
     assert Vote.objects.count() == 1
     for choice in Choice.objects.all():
-        assert choice.votes == Vote.objects.filter(choice=choice).count()
+        assert choice.votes == Vote.objects.filter(choices=choice).count()
 
 
 def test_recount_votes_command_reports_and_repairs(voted_poll):
@@ -311,7 +313,7 @@ def test_answers_in_the_poll_form_carry_no_view_on_site_link_each(admin_client, 
 
 def test_staff_export_the_full_results_as_json(admin_client, make_poll):
     poll = make_poll(results_visibility="never")
-    record_vote(poll=poll, choice_id=poll.choices.first().pk, voter_key="k1")
+    record_vote(poll=poll, choice_ids=[poll.choices.first().pk], voter_key="k1")
 
     response = admin_client.get(reverse("admin:polls_poll_results_json", args=[poll.pk]))
 

@@ -65,8 +65,8 @@ def test_votes_write_no_version(admin_client, poll):
         response = Client().post(reverse("polls:vote", args=[poll.slug]), {"choice": first.pk})
         assert response.status_code == HTTPStatus.SEE_OTHER
     # Staff enter a paper ballot, delete one, and a drifted count is repaired.
-    admin_client.post(reverse("admin:polls_vote_add"), {"poll": poll.pk, "choice": second.pk})
-    ballot = Vote.objects.filter(choice=first).first()
+    admin_client.post(reverse("admin:polls_vote_add"), {"poll": poll.pk, "answers": [second.pk]})
+    ballot = Vote.objects.filter(choices=first).first()
     admin_client.post(reverse("admin:polls_vote_delete", args=[ballot.pk]), {"post": "yes"})
     Choice.objects.filter(pk=third.pk).update(votes=5)
     call_command("recount_votes", stdout=StringIO())

@@ -26,7 +26,9 @@ STATE_KEYS = {
     "results_published",
     "choices",
     "voted",
-    "choice",
+    "own_choices",
+    "total_answers",
+    "max_choices",
 }
 
 
@@ -70,6 +72,8 @@ def test_state_of_a_new_visitor_has_the_documented_shape(client, poll):
     assert response.json() == {
         "question": poll.question,
         "total_votes": 0,
+        "total_answers": 0,
+        "max_choices": 1,
         "is_open": True,
         "results_visible": True,
         "results_published": True,
@@ -79,7 +83,7 @@ def test_state_of_a_new_visitor_has_the_documented_shape(client, poll):
             {"id": third.pk, "text": third.text, "votes": 0, "percent": 0},
         ],
         "voted": False,
-        "choice": None,
+        "own_choices": [],
     }
 
 
@@ -121,11 +125,11 @@ def test_state_marks_the_visitors_own_answer(client, poll):
     Client().post(vote_url(poll), {"choice": first.pk})
     client.post(vote_url(poll), {"choice": second.pk})
     data = client.get(state_url(poll)).json()
-    assert (data["voted"], data["choice"]) == (True, second.pk)
+    assert (data["voted"], data["own_choices"]) == (True, [second.pk])
     assert data["total_votes"] == 2
     assert [(c["votes"], c["percent"]) for c in data["choices"]] == [(1, 50), (1, 50), (0, 0)]
     stranger = Client().get(state_url(poll)).json()
-    assert (stranger["voted"], stranger["choice"]) == (False, None)
+    assert (stranger["voted"], stranger["own_choices"]) == (False, [])
 
 
 def test_state_of_a_signed_in_user_knows_their_vote_and_sets_no_cookie(client, poll, admin_user):
@@ -135,7 +139,7 @@ def test_state_of_a_signed_in_user_knows_their_vote_and_sets_no_cookie(client, p
     assert before.json()["voted"] is False
     client.post(vote_url(poll), {"choice": poll.choices.last().pk})
     after = client.get(state_url(poll))
-    assert (after.json()["voted"], after.json()["choice"]) == (True, poll.choices.last().pk)
+    assert (after.json()["voted"], after.json()["own_choices"]) == (True, [poll.choices.last().pk])
     assert COOKIE_NAME not in after.cookies
 
 
@@ -200,6 +204,8 @@ def test_a_vote_sent_by_the_island_answers_its_state_with_thanks(client, poll):
         "message": "Thank you for voting.",
         "question": poll.question,
         "total_votes": 2,
+        "total_answers": 2,
+        "max_choices": 1,
         "is_open": True,
         "results_visible": True,
         "results_published": True,
@@ -209,7 +215,7 @@ def test_a_vote_sent_by_the_island_answers_its_state_with_thanks(client, poll):
             {"id": third.pk, "text": third.text, "votes": 0, "percent": 0},
         ],
         "voted": True,
-        "choice": second.pk,
+        "own_choices": [second.pk],
     }
     assert_private(response)
     assert COOKIE_NAME in response.cookies  # a first-time visitor without state.json
@@ -218,7 +224,7 @@ def test_a_vote_sent_by_the_island_answers_its_state_with_thanks(client, poll):
 def test_a_vote_sent_by_the_island_where_results_wait_for_the_close(client, make_poll):
     poll = make_poll(results_visibility=Poll.ResultsVisibility.AFTER_CLOSE)
     data = vote_json(client, poll, poll.choices.first()).json()
-    assert (data["voted"], data["choice"]) == (True, poll.choices.first().pk)
+    assert (data["voted"], data["own_choices"]) == (True, [poll.choices.first().pk])
     assert (data["total_votes"], data["results_visible"]) == (1, False)
     assert all(c["votes"] is None and c["percent"] is None for c in data["choices"])
 
@@ -251,7 +257,7 @@ def test_a_second_island_vote_is_a_409_with_the_first_answer(client, poll):
         "You have already voted in this poll. Your first vote was counted."
     )
     assert set(data) == STATE_KEYS
-    assert (data["voted"], data["choice"], data["total_votes"]) == (True, first.pk, 1)
+    assert (data["voted"], data["own_choices"], data["total_votes"]) == (True, [first.pk], 1)
     assert counts(poll) == [1, 0, 0]
 
 
@@ -260,7 +266,7 @@ def test_an_island_vote_without_an_answer_from_a_voter_is_a_409_with_their_answe
     vote_json(client, poll, first)
     response = vote_json(client, poll)
     assert response.status_code == HTTPStatus.CONFLICT
-    assert (response.json()["voted"], response.json()["choice"]) == (True, first.pk)
+    assert (response.json()["voted"], response.json()["own_choices"]) == (True, [first.pk])
 
 
 def test_an_island_vote_in_a_closed_poll_is_a_403_with_its_state(client, make_poll, now):
@@ -302,13 +308,16 @@ def test_an_island_vote_by_a_signed_in_user_is_theirs(client, poll, admin_user):
     client.force_login(admin_user)
     response = vote_json(client, poll, poll.choices.last())
     assert response.status_code == HTTPStatus.OK
-    assert (response.json()["voted"], response.json()["choice"]) == (True, poll.choices.last().pk)
+    assert (response.json()["voted"], response.json()["own_choices"]) == (
+        True,
+        [poll.choices.last().pk],
+    )
     assert COOKIE_NAME not in response.cookies
 
 
 def test_the_island_vote_query_count_is_pinned(poll, django_assert_max_num_queries):
-    # The vote as without JavaScript (11, see test_voting), then the counts read again (1).
-    with django_assert_max_num_queries(12):
+    # The vote as without JavaScript (13, see test_voting), then the counts read again (1).
+    with django_assert_max_num_queries(14):
         response = vote_json(Client(), poll, poll.choices.first())
     assert response.status_code == HTTPStatus.OK
 

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from polls.models import Vote
+from polls.models import Selection, Vote
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,8 @@ def test_a_ballot_holds_no_user_id_or_token(poll, admin_user):
     visitor.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
     ballot = poll.ballots.get()
     field_names = {field.name for field in ballot._meta.get_fields()}
-    assert field_names == {"id", "poll", "choice", "voter_key"}
+    assert field_names == {"id", "poll", "choices", "selections", "voter_key"}
+    assert {field.name for field in Selection._meta.concrete_fields} == {"id", "vote", "choice"}
     assert len(ballot.voter_key) == 64
     assert str(admin_user.pk) != ballot.voter_key
     assert admin_user.username not in ballot.voter_key

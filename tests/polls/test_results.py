@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def cast(poll, *choice_positions):
     choices = list(poll.choices.all())
     for n, position in enumerate(choice_positions):
-        record_vote(poll=poll, choice_id=choices[position].pk, voter_key=f"voter-{n}")
+        record_vote(poll=poll, choice_ids=[choices[position].pk], voter_key=f"voter-{n}")
 
 
 def results_json(client, poll):
@@ -42,6 +42,8 @@ def test_results_json_has_the_documented_shape(client, poll):
     assert results_json(client, poll) == {
         "question": poll.question,
         "total_votes": 3,
+        "total_answers": 3,
+        "max_choices": 1,
         "is_open": True,
         "results_visible": True,
         "results_published": True,
@@ -103,7 +105,11 @@ def test_hidden_until_closed_stays_hidden_after_voting(client, make_poll):
     assert (data["total_votes"], data["results_visible"]) == (1, False)
     assert data["choices"][0]["votes"] is None
     state = client.get(reverse("polls:state", args=[poll.slug])).json()
-    assert (state["voted"], state["choice"], state["results_visible"]) == (True, first.pk, False)
+    assert (state["voted"], state["own_choices"], state["results_visible"]) == (
+        True,
+        [first.pk],
+        False,
+    )
     assert state["choices"][0]["votes"] is None
     page = client.get(voted["Location"])
     assert "The results are shown when the poll closes" in page.text

@@ -461,16 +461,17 @@ def test_poll_pages_query_counts_are_pinned(client, poll, django_assert_max_num_
 
 
 def test_the_vote_query_count_is_pinned(poll, django_assert_max_num_queries):
-    # poll, choices, INSERT ballot, UPDATE count, the savepoint pair (a visitor without a
-    # token has no ballot to look for); and the address's first vote this hour: an UPDATE that
-    # finds no count, the DELETE of past hours, and the count's INSERT in its savepoint pair.
-    with django_assert_max_num_queries(11):
+    # poll, choices, INSERT ballot, INSERT its answer, UPDATE the answer's count, the day's
+    # tally (one upsert), the savepoint pair (a visitor without a token has no ballot to look
+    # for); and the address's first vote this hour: an UPDATE that finds no count, the DELETE
+    # of past hours, and the count's INSERT in its savepoint pair.
+    with django_assert_max_num_queries(13):
         response = Client().post(vote_url(poll), {"choice": poll.choices.first().pk})
     assert response.status_code == HTTPStatus.SEE_OTHER
     visitor = Client()
     visitor.get(state_url(poll))
     # A visitor holding a token: "has voted?" too; the address's count is one UPDATE.
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         response = visitor.post(vote_url(poll), {"choice": poll.choices.first().pk})
     assert response.status_code == HTTPStatus.SEE_OTHER
     # A repeat: poll, choices, "has voted?" twice, the answer's text for the page.

@@ -129,5 +129,5 @@ def test_the_island_gets_a_token_then_votes_once_however_often_it_clicks(site, p
     ]
 
     assert [status for status, _, _ in answers] == [200, 409, 409]
-    assert json.loads(answers[0][2])["choice"] == poll.choices.last().pk
+    assert json.loads(answers[0][2])["own_choices"] == [poll.choices.last().pk]
     assert Vote.objects.count() == 1

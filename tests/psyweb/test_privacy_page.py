@@ -21,7 +21,7 @@ from django.utils.html import strip_tags
 from pytest_django.asserts import assertContains
 
 from polls import ratelimit, voters
-from polls.models import AddressVoteCount, Poll, Vote
+from polls.models import AddressVoteCount, Poll, PollDay, Selection, Vote
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def cookie_names(*responses):
 
 
 def test_the_privacy_page_is_a_shared_page_that_sets_no_cookie(django_assert_num_queries):
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):  # the header's topics
         response = privacy_page()
     assert not response.cookies
     directives = {d.strip() for d in response["Cache-Control"].split(",")}
@@ -160,17 +160,32 @@ def test_the_page_lists_everything_a_ballot_holds():
     assert {field.name for field in Vote._meta.concrete_fields} == {
         "id",  # a random id
         "poll",
-        "choice",  # the answer
         "voter_key",  # the keyed hash
     }
+    # Its answers, one row each (several in a "check all that apply" poll).
+    assert {field.name for field in Selection._meta.concrete_fields} == {"id", "vote", "choice"}
     assert Vote._meta.get_field("id").default.__name__ == "uuid4"
     text = page_text(privacy_page())
     assert (
-        "a ballot that holds the poll, your answer, a random id, and a keyed hash "
+        "a ballot that holds the poll, your answer (or answers, where a poll lets you choose "
+        "several), a random id, and a keyed hash "
         "(HMAC-SHA256, under a secret kept on the server) of the poll together with your "
         "browser's token, or, for signed-in staff, with their account. "
         "It holds no IP address, no name and no time."
     ) in text
+
+
+def test_the_page_states_the_daily_count_holds_no_answer():
+    # A poll's ballots per day: the poll, the day and a number, nothing of any answer.
+    assert {field.name for field in PollDay._meta.concrete_fields} == {
+        "id",
+        "poll",
+        "date",
+        "ballots",
+    }
+    text = page_text(privacy_page())
+    assert "counts how many ballots it took each day" in text
+    assert "That count says nothing of what anyone answered." in text
 
 
 @pytest.mark.parametrize("limit", [django_settings.POLL_IP_VOTE_LIMIT, 1, 7])
