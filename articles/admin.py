@@ -1,13 +1,16 @@
+from collections import Counter
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
+from polls.models import Poll
 from psyweb.history import HistoryAdmin
 from psyweb.text import PlainTextModelForm
 
-from .markup import what_the_sanitizer_drops
+from .markup import split_at_polls, stray_poll_markers, what_the_sanitizer_drops
 from .models import (
     Article,
     BodyImage,
@@ -29,6 +32,35 @@ def report_what_the_sanitizer_dropped(request, body):
             + "; ".join(dropped)
             + ".",
         )
+
+
+def report_body_polls_not_shown(request, article):
+    """Tell the editor which polls placed in the body (`[poll:<slug>]`) readers will not see.
+
+    A warning, not an error: a draft may name a poll that a colleague is still writing, and
+    a scheduled poll shows by itself once it opens. Until then readers see nothing there.
+    """
+    placed = Counter(slug for _, slug in split_at_polls(article.body_html) if slug)
+    polls = {poll.slug: poll for poll in Poll.objects.filter(slug__in=placed)} if placed else {}
+    problems = []
+    for slug, times in placed.items():
+        poll = polls.get(slug)
+        if poll is None:
+            problems.append(f"no poll has the address “{slug}” ([poll:{slug}])")
+        elif not poll.has_opened():
+            opens = dateformat.format(timezone.localtime(poll.opens_at), "j M Y, H:i")
+            problems.append(f"[poll:{slug}] opens on {opens}; readers see nothing there until then")
+        if times > 1:
+            problems.append(
+                f"[poll:{slug}] is written {times} times; readers see it once, at the first"
+            )
+    for slug in dict.fromkeys(stray_poll_markers(article.body_html)):
+        problems.append(
+            f"[poll:{slug}] shares its paragraph with other text (or is in a list or a quotation),"
+            " so it shows as text; give it a paragraph of its own"
+        )
+    if problems:
+        messages.warning(request, "Saved. Polls in the body: " + "; ".join(problems) + ".")
 
 
 class ArticleAdminForm(PlainTextModelForm):
@@ -125,7 +157,15 @@ class ArticleAdmin(HistoryAdmin):
             {"fields": IMAGE_FIELDS},
         ),
         ("Disclaimer", {"fields": ["disclaimer"]}),
-        ("Poll", {"fields": ["poll"]}),
+        (
+            "Poll",
+            {
+                "fields": ["poll"],
+                "description": "The box beside the article. To place a poll inside the body, "
+                "write <code>[poll:its-slug]</code> as a paragraph of its own; a poll is shown "
+                "once a page, so the box stays empty when its poll is in the body.",
+            },
+        ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -153,6 +193,7 @@ class ArticleAdmin(HistoryAdmin):
             obj.revised_at = timezone.now()
         super().save_model(request, obj, form, change)
         report_what_the_sanitizer_dropped(request, obj.body)
+        report_body_polls_not_shown(request, obj)
 
     @admin.action(description="Publish the selected articles", permissions=["change"])
     def publish(self, request, queryset):

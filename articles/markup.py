@@ -1,6 +1,7 @@
 """Markdown written by staff, turned into HTML that is safe to show to readers."""
 
 import re
+import secrets
 import xml.etree.ElementTree as etree
 from collections import Counter
 from html.parser import HTMLParser
@@ -94,6 +95,85 @@ class CitationsExtension(Extension):
         md.inlinePatterns.register(_Citation(r"\[\^([1-9][0-9]{0,2})\]", md), "citation", 175)
 
 
+# A poll placed in an article's body: `[poll:<slug>]`, a paragraph of its own (see docs/editing.md).
+# The slug as Django's SlugField takes it, and no longer than Poll.slug.
+POLL_SLUG = r"[-a-zA-Z0-9_]{1,100}"
+POLL_MARKER = re.compile(rf"\[poll:({POLL_SLUG})\]")
+# Where a poll goes in sanitized body HTML (Article.body_html): a comment on a line of its own.
+# nh3 removes every comment, so after sanitizing the only ones are those `_place_polls` writes.
+POLL_SLOT = re.compile(rf"^<!--poll:({POLL_SLUG})-->$", re.MULTILINE)
+
+
+class _PollParagraphs(Treeprocessor):
+    """Mark each top-level paragraph that is a poll marker and nothing else.
+
+    Seen after the inline patterns, so a marker in `code`, an escaped `\\[poll:…]`, a link or
+    a paragraph with other text is not one; nor is one inside a list or a quotation. The mark
+    is the paragraph's text made into `<slot><slug>`, `slot` a random string made for this one
+    rendering, which the text being rendered cannot know, so cannot imitate.
+    """
+
+    def __init__(self, md, slot):
+        super().__init__(md)
+        self.slot = slot
+
+    def run(self, root):
+        for element in root:
+            if element.tag != "p" or len(element) or not element.text:
+                continue
+            if match := POLL_MARKER.fullmatch(element.text.strip()):
+                element.text = self.slot + match.group(1)
+                element.attrib.clear()
+
+
+class BodyPollsExtension(Extension):
+    """`[poll:<slug>]` alone in a paragraph places that poll there (articles' bodies only)."""
+
+    def __init__(self, slot, **kwargs):
+        super().__init__(**kwargs)
+        self.slot = slot
+
+    def extendMarkdown(self, md):
+        # After "inline" (20), which makes the text final; before "abbr" (7), which could
+        # wrap a word of the marker in <abbr>.
+        md.treeprocessors.register(_PollParagraphs(md, self.slot), "poll_paragraphs", 15)
+
+
+def _place_polls(html, slot):
+    """Turn the marked paragraphs of sanitized `html` into poll slots (`<!--poll:<slug>-->`).
+
+    Sanitized HTML holds no comment; a `<!--` could only be in an attribute's value, where
+    nh3 writes `<` as `&lt;` already. It is written so here too (the same value to a browser),
+    so that whatever nh3 does, the only comments in the result are these slots.
+    """
+    html = html.replace("<!--", "&lt;!--")
+    return re.sub(rf"^<p>{re.escape(slot)}({POLL_SLUG})</p>$", r"<!--poll:\1-->", html, flags=re.M)
+
+
+def poll_slugs(html):
+    """The slugs of the polls placed in body HTML (Article.body_html), in order, each once."""
+    return list(dict.fromkeys(POLL_SLOT.findall(html)))
+
+
+def split_at_polls(html):
+    """[(html, slug)]: body HTML cut at its poll slots, each piece with the poll that follows it.
+
+    The last piece's slug is None. The pieces are whole top-level elements of sanitized HTML.
+    """
+    pieces = POLL_SLOT.split(html)  # html, slug, html, slug … html
+    return list(zip(pieces[::2], [*pieces[1::2], None], strict=True))
+
+
+def stray_poll_markers(html):
+    """The slugs of `[poll:…]` written in sanitized body HTML that place no poll.
+
+    A marker that shares its paragraph with other text, or sits in a list or a quotation,
+    stays text; one in code is left out of this list, since it is there to be shown.
+    """
+    outside_code = re.sub(r"<(pre|code)\b.*?</\1>", "", html, flags=re.S)
+    return POLL_MARKER.findall(outside_code)
+
+
 def citation_id(number, nth):
     """The id of the `nth` citation of reference `number` (a `section-` id, as body ids are)."""
     return f"section-cite-{number}-{nth}"
@@ -126,14 +206,21 @@ def _only_section_ids():
     return keep
 
 
-def render_markdown(text):
+def render_markdown(text, *, polls=False):
     """Render Markdown to HTML and sanitize it.
 
     Headings start at <h2>, since the page title is the <h1>. The sanitizer removes
     scripts, event handlers, iframes and any link whose scheme is not http(s) or mailto,
     however it is encoded.
+
+    With `polls` (an article's body), a paragraph that is only `[poll:<slug>]` becomes a
+    poll slot, `<!--poll:<slug>-->` on a line of its own: the page puts the poll's box there
+    (split_at_polls), after this sanitizing, which would strip a form.
     """
-    return sanitize(markdown_to_html(text))
+    if not polls:
+        return sanitize(markdown_to_html(text))
+    slot = f"poll-slot-{secrets.token_hex(16)}-"
+    return _place_polls(sanitize(markdown_to_html(text, poll_slot=slot)), slot)
 
 
 def what_the_sanitizer_drops(text):
@@ -183,8 +270,8 @@ class _Inventory(HTMLParser):
                 self.handlers[name] += 1
 
 
-def markdown_to_html(text):
-    """The Markdown as HTML, before the sanitizer."""
+def markdown_to_html(text, poll_slot=None):
+    """The Markdown as HTML, before the sanitizer; with `poll_slot`, poll markers marked."""
     return markdown.markdown(
         text,
         # magiclink: a bare address written in the text (https://…, www.…) becomes a link.
@@ -192,6 +279,7 @@ def markdown_to_html(text):
         extensions=[
             *("abbr", "attr_list", "def_list", "fenced_code", "md_in_html", "tables"),
             *("sane_lists", HeadingsExtension(), CitationsExtension(), "toc", "pymdownx.magiclink"),
+            *([BodyPollsExtension(poll_slot)] if poll_slot else []),
         ],
         extension_configs={"toc": {"slugify": heading_id}},
         output_format="html",

@@ -11,7 +11,7 @@ from django.contrib.postgres.search import (
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import connection, models
-from django.db.models import F, Q, Value
+from django.db.models import F, Func, Q, Value, prefetch_related_objects
 from django.db.models.functions import Replace
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from simple_history.models import HistoricalRecords
 
 from polls.models import Poll
 
-from .markup import citations, render_markdown, section_headings
+from .markup import POLL_SLUG, citations, poll_slugs, render_markdown, section_headings
 
 # A search uses at most this many words (SQLite: one condition per word).
 SEARCH_MAX_WORDS = 10
@@ -206,9 +206,21 @@ def article_document():
     )
 
 
+# A line of the body that places a poll (`[poll:<slug>]`), as a PostgreSQL regular expression
+# for newline-sensitive matching: readers never see it as text, so no headline shows it.
+POLL_MARKER_LINE = rf"^[ \t]*\[poll:{POLL_SLUG}\][ \t\r]*$"
+
+
+def without_poll_markers(field):
+    """The field's text without its poll markers' lines (PostgreSQL)."""
+    return Func(
+        F(field), Value(POLL_MARKER_LINE), Value(""), Value("gn"), function="REGEXP_REPLACE"
+    )
+
+
 def escaped(field):
     """The field's text, HTML-escaped by the database, for a headline that marks matches."""
-    text = F(field)
+    text = field if hasattr(field, "resolve_expression") else F(field)
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = Replace(text, Value(char), Value(entity))
     return text
@@ -262,8 +274,8 @@ class ArticleQuerySet(models.QuerySet):
                     escaped("summary"), query, highlight_all=True, **marks
                 ),
                 body_snippet=SearchHeadline(
-                    escaped("body"), query, max_fragments=2, max_words=25, min_words=10,
-                    fragment_delimiter=" … ", **marks,
+                    escaped(without_poll_markers("body")), query, max_fragments=2, max_words=25,
+                    min_words=10, fragment_delimiter=" … ", **marks,
                 ),
             )
             .order_by("-rank", "-published_at", "-pk")
@@ -431,7 +443,7 @@ class Article(models.Model):
     def save(self, *args, **kwargs):
         if not self.slug:
             self.slug = self._unique_slug()
-        self.body_html = render_markdown(self.body)
+        self.body_html = render_markdown(self.body, polls=True)
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
@@ -502,6 +514,43 @@ class Article(models.Model):
         if self.poll is not None and self.poll.has_opened():
             return self.poll
         return Poll.objects.featured()
+
+    def body_poll_slugs(self):
+        """The slugs of the polls placed in the body (`[poll:<slug>]`), in order, each once."""
+        return poll_slugs(self.body_html)
+
+    def page_polls(self, scheduled_too=False):
+        """(body polls, box poll): the polls the article's page shows, each with its choices.
+
+        `body polls` is {slug: poll} for the polls placed in the body that readers may see
+        (the others show nothing; `scheduled_too` adds those not yet open, for a preview).
+        `box poll` is `get_poll()`'s, unless that poll is in the body: a poll appears once on
+        a page (one form, one set of ids), and the box then shows nothing rather than some
+        other poll that the editor did not choose.
+
+        Without body polls this costs what the box alone does. With them, every poll of the
+        page comes from one query and their choices from one more, the box's poll included.
+        """
+        slugs = self.body_poll_slugs()
+        if not slugs:
+            poll = self.get_poll()
+            if poll is not None and poll is self.poll:
+                prefetch_related_objects([poll], "choices")  # nothing if already fetched
+            return {}, poll
+        own = self.poll if self.poll is not None and self.poll.has_opened() else None
+        # The box's poll comes along: the article's own, else the featured one (get_poll()).
+        box = Q(pk=own.pk) if own else Q(is_featured=True)
+        polls = Poll.objects.with_choices().filter(Q(slug__in=slugs) | box)
+        if not scheduled_too:
+            polls = polls.started()
+        polls = list(polls)
+        in_body = {poll.slug: poll for poll in polls if poll.slug in slugs}
+        box_poll = next(
+            (p for p in polls if (p == own if own else p.is_featured) and p.has_opened()), None
+        )
+        if box_poll is not None and box_poll.slug in in_body:
+            box_poll = None
+        return in_body, box_poll
 
     def get_disclaimer(self):
         """The article's own disclaimer, else the site default."""

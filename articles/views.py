@@ -91,18 +91,28 @@ class ArticleDetailView(DetailView):
     """
 
     def get_queryset(self):
+        # The polls' choices are fetched with the polls the page shows (Article.page_polls).
         articles = Article.objects.select_related(
             "topic", "disclaimer", "poll", "author", "medical_reviewer"
-        ).prefetch_related("poll__choices", "references")
-        if self.request.user.has_perm("articles.change_article"):
+        ).prefetch_related("references")
+        if self.can_preview():
             return articles
         return articles.published()
+
+    def can_preview(self):
+        return self.request.user.has_perm("articles.change_article")
 
     def get_context_data(self, **kwargs):
         topic = self.object.topic
         crisis_notice = CrisisNotice.objects.first() if topic and topic.is_sensitive else None
+        # Editors previewing also see where a poll placed in the body is not shown, and why.
+        body_polls, poll = self.object.page_polls(scheduled_too=self.can_preview())
         return super().get_context_data(
-            poll=self.object.get_poll(), crisis_notice=crisis_notice, **kwargs
+            poll=poll,
+            body_polls=body_polls,
+            can_preview=self.can_preview(),
+            crisis_notice=crisis_notice,
+            **kwargs,
         )
 
 
