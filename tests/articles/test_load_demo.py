@@ -9,6 +9,7 @@ from pytest_django.asserts import assertContains
 
 from articles.management.commands.load_demo import OUTDATED_DISCLAIMER_TEXT, demo_text
 from articles.models import Article, CrisisNotice, Disclaimer, LegalStatement
+from polls.models import Poll
 
 pytestmark = pytest.mark.django_db
 
@@ -199,3 +200,19 @@ def test_the_demo_cites_its_source_and_journal_and_offers_crisis_help_without_a_
     assertContains(page, 'href="#ref-2"')  # the body cites the journal
     assert article.author is None  # the seed names no author; none is invented
     assert article.medical_reviewer is None
+
+
+def test_the_demo_places_a_check_all_that_apply_poll_in_the_article_text(client):
+    call_command("load_demo", verbosity=0)
+    article = Article.objects.get(slug="rejection-while-depressed")
+    text = client.get(article.get_absolute_url()).text
+    body = text[
+        text.index('<div class="article-body">') : text.index('<footer class="article-footer">')
+    ]
+    assert 'aria-label="PsyWeb Poll: When you feel rejected, what helps you most?"' in body
+    assert "Choose all that apply, up to 2." in body
+    assert body.count('type="checkbox" name="choice"') == 4
+    # The seed's poll keeps its box beside the article.
+    beside = text[text.index('<footer class="article-footer">') :]
+    assert "Are you currently taking or have you ever been prescribed anti-depressants?" in beside
+    assert Poll.objects.get(slug="after-rejection").max_choices == 2

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from polls.models import Choice, Vote
+from polls.models import Choice, Poll, Vote
 
 from .conftest import ARTICLE_URL
 
@@ -28,7 +28,7 @@ document.addEventListener("securitypolicyviolation",
 
 
 def poll_box(page):
-    return page.get_by_role("complementary", name="PsyWeb Poll", exact=True)
+    return page.get_by_role("complementary", name=f"PsyWeb Poll: {QUESTION}", exact=True)
 
 
 def choose(box, answer):
@@ -114,7 +114,7 @@ def test_a_reader_who_voted_sees_their_answer_on_every_page_with_the_poll(new_vi
 
     for address in (ARTICLE_URL, "/", "/polls/antidepressants/"):
         page.goto(address)
-        box = page.locator("[data-poll]").first
+        box = page.locator(f"[data-poll='{Poll.objects.get(slug='antidepressants').pk}']").first
         expect(box).to_contain_text("You have voted in this poll.")
         expect_own_answer(box, "No, never")
         expect(box.get_by_role("radio")).to_have_count(0)
@@ -146,7 +146,7 @@ def test_twenty_rapid_clicks_on_vote_count_once(new_visitor, demo):
 
     page.evaluate(
         """() => {
-            const button = document.querySelector(".poll-box form button[type=submit]");
+            const button = document.querySelector(".layout > aside.poll-box form button[type=submit]");
             for (let i = 0; i < 20; i++) button.click();
         }"""
     )

@@ -81,7 +81,7 @@ def test_the_box_is_the_same_for_every_reader_with_no_token_and_no_cookie(make_a
     box = theirs.text[theirs.text.index('<aside class="box poll-box"') :]
     assert box.startswith(
         f'<aside class="box poll-box" id="poll-{poll.slug}" tabindex="-1" '
-        f'aria-labelledby="poll-{poll.slug}-heading" data-poll="{poll.pk}" '
+        f'aria-label="PsyWeb Poll: {poll.question}" data-poll="{poll.pk}" '
         f'data-poll-state="{reverse("polls:state", args=[poll.slug])}">'
     )
     assert '<form class="poll-form"' in box  # the island shows a voter their results

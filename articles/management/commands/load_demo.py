@@ -1,4 +1,4 @@
-"""Load the demo content: the seed article, its disclaimer, the Legal Statement and the poll.
+"""Load the demo content: the seed article, its disclaimer, the Legal Statement and the polls.
 
 Running it again changes nothing: records that exist are left as staff last edited them. The
 one exception is demo text that was wrong when an earlier version loaded it and that no one has
@@ -18,6 +18,18 @@ from polls.models import Poll
 # starts with no votes rather than an invented split.
 DEMO_POLL_QUESTION = "Are you currently taking or have you ever been prescribed anti-depressants?"
 DEMO_POLL_CHOICES = ["Yes, currently", "Yes, in the past", "No, never"]
+
+# A second poll, placed in the article's text, where readers may tick up to two answers: it
+# shows a "check all that apply" poll and a poll inside the body (`[poll:slug]`).
+DEMO_BODY_POLL_SLUG = "after-rejection"
+DEMO_BODY_POLL_QUESTION = "When you feel rejected, what helps you most?"
+DEMO_BODY_POLL_CHOICES = [
+    "Talking with someone I trust",
+    "Time on my own",
+    "Exercise or time outdoors",
+    "Support from a professional",
+]
+DEMO_BODY_POLL_MAX_CHOICES = 2
 
 # Generic on purpose: staff localise it (the admin's help text says so); no number is invented.
 DEMO_CRISIS_TEXT = "If you are in crisis, contact your local emergency number or a crisis line."
@@ -63,7 +75,8 @@ class Command(BaseCommand):
                     "Being rejected socially can be excruciatingly painful, especially for "
                     "people who are depressed."
                 ),
-                "body": demo_text("rejection-while-depressed.md"),
+                "body": f"{demo_text('rejection-while-depressed.md')}\n\n"
+                f"[poll:{DEMO_BODY_POLL_SLUG}]",
                 "photo_credit": "Luis Sarabia / flickr creative commons",
                 "topic": topic,
                 "status": Article.Status.PUBLISHED,
@@ -112,15 +125,23 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Replaced the demo Legal Statement."))
 
     def load_poll(self):
-        poll, created = Poll.objects.get_or_create(
-            slug="antidepressants",
-            defaults={
-                "question": DEMO_POLL_QUESTION,
-                "is_featured": not Poll.objects.filter(is_featured=True).exists(),
-            },
+        self.make_poll(
+            "antidepressants",
+            DEMO_POLL_CHOICES,
+            question=DEMO_POLL_QUESTION,
+            is_featured=not Poll.objects.filter(is_featured=True).exists(),
         )
+        self.make_poll(
+            DEMO_BODY_POLL_SLUG,
+            DEMO_BODY_POLL_CHOICES,
+            question=DEMO_BODY_POLL_QUESTION,
+            max_choices=DEMO_BODY_POLL_MAX_CHOICES,
+        )
+
+    def make_poll(self, slug, choices, **fields):
+        poll, created = Poll.objects.get_or_create(slug=slug, defaults=fields)
         if created:
-            for order, text in enumerate(DEMO_POLL_CHOICES, start=1):
+            for order, text in enumerate(choices, start=1):
                 poll.choices.create(text=text, order=order)
         verb = "Created" if created else "Kept"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo poll “{poll.question}”."))
