@@ -1,7 +1,6 @@
 import re
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
@@ -430,12 +429,8 @@ class Article(models.Model):
                 violation_error_message="A medical review needs both the reviewer and the date.",
             ),
         ]
-        indexes = [
-            # Full-text search (ArticleQuerySet.search); PostgreSQL only, see migration 0009.
-            # Articles are written rarely and searched often: no pending list (fastupdate),
-            # so every new article is in the index proper and searches never scan a backlog.
-            GinIndex(article_document(), name="article_search", fastupdate=False),
-        ]
+        # The full-text search index (ArticleQuerySet.search, article_document()) exists on
+        # PostgreSQL only and is kept out of the model's state: see migrations 0009 and 0010.
 
     def __str__(self):
         return self.title
