@@ -22,6 +22,8 @@ help:
 	@echo "make bench   vote storm: gunicorn on PostgreSQL, 400 visitors voting at once (bench/)"
 	@echo "make bench-pages  page rates (wrk) and coherence: ceiling, gunicorn, make serve (bench/)"
 	@echo "make format  apply ruff's fixes and formatting"
+	@echo "make backup FILE=psyweb.dump   pg_dump the PostgreSQL database DATABASE_URL names (docs/backups.md)"
+	@echo "make restore FILE=psyweb.dump  restore a dump into the empty database DATABASE_URL names"
 
 # The venv is rebuilt when a requirements file changes.
 $(VENV)/.requirements: requirements.txt
@@ -86,6 +88,14 @@ bench: $(VENV)/.requirements
 # Needs PostgreSQL and Redis on 127.0.0.1, wrk and nginx; see bench/README.md.
 bench-pages: $(VENV)/.requirements
 	$(PY) bench/pages.py --json bench-results/pages.json $(BENCH_ARGS)
+
+# PostgreSQL only; deploy/backup.py says what it refuses and why. See docs/backups.md.
+.PHONY: backup restore
+backup: $(VENV)/.requirements
+	$(PY) deploy/backup.py backup "$(FILE)"
+
+restore: $(VENV)/.requirements
+	$(PY) deploy/backup.py restore "$(FILE)"
 
 lint: $(VENV)/.requirements-dev
 	$(VENV)/bin/ruff check .
