@@ -42,7 +42,8 @@ def ballots_chart(days):
     return format_html(
         '<figure class="ballots-chart">'
         '<svg viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}" '
-        'preserveAspectRatio="none" fill="#417690">{}</svg>'
+        'preserveAspectRatio="none" fill="#417690">{}'
+        '<line x1="0" y1="{}" x2="{}" y2="{}" stroke="#666" stroke-width="1"/></svg>'
         "<figcaption>{}</figcaption>"
         "<details><summary>The figures, day by day</summary>"
         '<table><thead><tr><th scope="col">Day</th><th scope="col">Ballots</th></tr></thead>'
@@ -57,6 +58,9 @@ def ballots_chart(days):
         HEIGHT,
         summary,
         bars,
+        HEIGHT,
+        WIDTH,
+        HEIGHT,
         summary,
         rows,
     )
