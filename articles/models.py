@@ -42,6 +42,13 @@ class WebURLField(models.URLField):
         return super().formfield(**{"assume_scheme": "https", **kwargs})
 
 
+class TopicQuerySet(models.QuerySet):
+    def with_published_articles(self, at=None):
+        """Topics a reader can browse: those with at least one published article."""
+        articles = Article.objects.published(at).filter(topic=models.OuterRef("pk"))
+        return self.filter(models.Exists(articles))
+
+
 class Topic(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
@@ -51,6 +58,8 @@ class Topic(models.Model):
         default=False,
         help_text="Articles in this topic show the crisis notice (suicide, self-harm, abuse …).",
     )
+
+    objects = TopicQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

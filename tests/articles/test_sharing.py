@@ -311,8 +311,9 @@ def test_the_article_page_query_count_is_unchanged_by_sharing_metadata(
     client, reviewed_article, default_disclaimer, django_assert_max_num_queries
 ):
     # The article with its topic, poll and people; its references; the featured poll; the
-    # default disclaimer; the related articles: the JSON-LD reuses the prefetched references.
-    with django_assert_max_num_queries(5):
+    # default disclaimer; the related articles; the header's topics: the JSON-LD reuses the
+    # prefetched references.
+    with django_assert_max_num_queries(6):
         response = client.get(reviewed_article.get_absolute_url())
     assert len(json_ld(response)["citation"]) == 2
 

@@ -69,8 +69,8 @@ def test_home_query_count_does_not_grow_with_articles(
 ):
     for _ in range(8):
         make_article(topic=topic)
-    # the page of articles, their count, the featured poll (none here)
-    with django_assert_max_num_queries(3):
+    # the page of articles, their count, the featured poll (none here), the header's topics
+    with django_assert_max_num_queries(4):
         client.get(reverse("articles:index"))
 
 
@@ -162,8 +162,8 @@ def test_article_query_count_is_pinned(
 ):
     article = make_article(topic=topic, disclaimer=default_disclaimer)
     # the article with its topic, disclaimer and people, its references, the featured poll,
-    # the related articles
-    with django_assert_max_num_queries(4):
+    # the related articles, the header's topics
+    with django_assert_max_num_queries(5):
         client.get(article.get_absolute_url())
 
 
@@ -234,8 +234,9 @@ def test_unknown_topic_is_not_found(client):
 def test_topic_query_count_is_pinned(client, make_article, topic, django_assert_max_num_queries):
     for _ in range(5):
         make_article(topic=topic)
-    # the topic, its page of articles, their count, the featured poll (none here)
-    with django_assert_max_num_queries(4):
+    # the topic, its page of articles, their count, the featured poll (none here), the
+    # header's topics
+    with django_assert_max_num_queries(5):
         client.get(topic.get_absolute_url())
 
 

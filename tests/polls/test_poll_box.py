@@ -138,7 +138,7 @@ def test_article_page_with_poll_query_count_is_pinned(
     # article with its poll and people, the poll's choices, the article's references, the
     # default disclaimer, the related articles: no "has voted?", the page is the same for
     # every reader.
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # with the header's topics
         page = visitor.get(article.get_absolute_url())
     assert page.context is not None  # rendered, not served from the page cache
 
@@ -150,6 +150,6 @@ def test_home_page_with_poll_query_count_is_pinned(
     for _ in range(5):
         make_article()
     # articles, their count for pagination, the featured poll, its choices
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # with the header's topics
         page = client.get(reverse("articles:index"))
     assert page.context is not None
