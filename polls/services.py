@@ -137,7 +137,8 @@ def recount(polls=None, *, repair=True):
     )
     with transaction.atomic():
         choices = Choice.objects.filter(poll__in=polls)
-        list(choices.select_for_update().values_list("pk", flat=True))  # take the locks
+        # Take the locks in id order, as record_vote does: the two never wait on each other.
+        list(choices.select_for_update().order_by("pk").values_list("pk", flat=True))
         drifted = [
             (choice, choice.votes, choice.rows)
             for choice in choices.select_related("poll")
