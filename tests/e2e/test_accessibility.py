@@ -85,7 +85,9 @@ def test_article_on_a_phone_has_no_sideways_scroll_and_readable_text(new_visitor
             clientWidth: root.clientWidth,
             body: parseFloat(getComputedStyle(document.body).fontSize),
             // The article's own text, not a poll box placed in it.
-            articleText: sizes(".article-body > p, .article-body > * > li, .article-body blockquote p"),
+            articleText: sizes(
+              ".article-body > p, .article-body > * > li, .article-body blockquote p"
+            ),
           };
         }"""
     )
