@@ -4,7 +4,9 @@ The view, the admin and the tests all call these functions, so the rules hold ev
 a ballot (Vote), its answers (Selection rows), their counts and the day's tally (PollDay) are
 written in one transaction; counts are incremented by the database (never read, changed and
 written back in Python); and the database's unique constraint on (poll, voter_key) refuses a
-second ballot, even when both arrive at once.
+second ballot, even when both arrive at once. With read replicas, all of it reads from the
+primary (psyweb.routers.primary): a count or a ballot is never checked against a copy that
+lags.
 """
 
 from collections import Counter
@@ -13,6 +15,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from psyweb.routers import primary
 
 from .models import Choice, Poll, PollDay, Selection, Vote
 
@@ -53,6 +57,7 @@ class AlreadyVoted(VoteRejected):
     message = "You have already voted in this poll. Your first vote was counted."
 
 
+@primary()
 def record_vote(*, poll, choice_ids, voter_key, at=None):
     """Count one ballot for the answers `choice_ids` in `poll`, cast by `voter_key`.
 
@@ -104,6 +109,7 @@ def count_the_day(poll, date):
         )
 
 
+@primary()
 def delete_votes(votes):
     """Delete ballots and take their answers off the counts, in one transaction.
 
@@ -121,6 +127,7 @@ def delete_votes(votes):
     return len(ballots)
 
 
+@primary()
 def recount(polls=None, *, repair=True):
     """Compare every answer's count with its Selection rows; repair the drift if asked.
 

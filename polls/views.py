@@ -18,6 +18,8 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView
 
+from psyweb.routers import primary
+
 from . import services, voters
 from .forms import VoteForm
 from .models import Poll
@@ -175,6 +177,7 @@ class VoteView(View):
         return response
 
     @staticmethod
+    @primary()  # "has this visitor voted?" is asked of the primary, never of a lagging replica
     def vote(request, poll, form, token, *, new_voter):
         """Count the ballot and return it, or raise why not."""
         if not poll.is_open():  # whatever was sent; record_vote checks this again

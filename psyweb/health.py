@@ -5,6 +5,12 @@ is bounded by the services' own timeouts (settings.py: DATABASE_CONNECT_TIMEOUT 
 1 s for Redis), and each probe starts afresh, so the answer returns to 200 by itself when the
 service comes back. The reason for a failure goes to the error log, never to the client.
 
+With read replicas (DATABASE_REPLICA_URLS), the answer also shows each one's state as this
+process's router sees it (psyweb/replicas.py: checked at most a second ago, or a few seconds
+after it failed): "ok", "lagging", "unavailable" or "not a replica", with its lag in seconds
+when known. A replica never turns the answer to 503: while the primary answers, this app server
+can serve, reading from the primary instead.
+
 Written here rather than taken from django-health-check: its 4.8 release (the last for Python
 3.11) answers failures with 500, shows the database's host and port in the response, and adds
 an async view and dnspython for two checks of a few lines each.
@@ -15,11 +21,13 @@ import secrets
 import threading
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from . import replicas
 from .decorators import read_only
 
 logger = logging.getLogger(__name__)
@@ -74,4 +82,8 @@ def healthz(request):
         name: "ok" if passes(name, check) else "unavailable" for name, check in CHECKS.items()
     }
     healthy = all(result == "ok" for result in results.values())
+    if settings.DATABASE_REPLICAS:
+        results["replicas"] = {
+            alias: replicas.verdict(alias).detail() for alias in settings.DATABASE_REPLICAS
+        }
     return JsonResponse(results, status=200 if healthy else 503)

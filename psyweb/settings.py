@@ -102,10 +102,27 @@ DATABASES = {
         env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     ),
 }
-# Connections are kept between requests (and checked before reuse), so a page that misses the
-# cache does not pay for a new connection.
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL read replicas, comma-separated URLs; empty by default. Each becomes a database
+# alias, replica_1, replica_2 …, with the primary's settings below. psyweb.routers sends a
+# request's reads to one that answers and is at most DATABASE_REPLICA_MAX_LAG_SECONDS behind,
+# and everything else to the primary (docs/deployment.md, "Read replicas").
+for number, url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    # Under the test runner a replica reads the primary's test database (Django's MIRROR):
+    # nothing is created on it, and the suite runs unchanged.
+    DATABASES[f"replica_{number}"] = {**env.db_url_config(url), "TEST": {"MIRROR": "default"}}
+# Each replica's alias, and the database it names. (The test runner points a MIRROR at the
+# primary's test database instead; psyweb/replicas.py then reads from the primary itself.)
+DATABASE_REPLICAS = {alias: db["NAME"] for alias, db in DATABASES.items() if alias != "default"}
+# PgBouncer in transaction mode between the site and PostgreSQL: DATABASE_POOLER=pgbouncer.
+# Each transaction may then run on a different server connection, so nothing may outlive one:
+# no server-side cursors (QuerySet.iterator()), and no session settings sent at connection
+# time, which PgBouncer refuses ("unsupported startup parameter: options"). The statement
+# timeout is then the server's, set once per role: ALTER ROLE … SET statement_timeout = '5s'.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER is {DATABASE_POOLER!r}: leave it empty, or set it to pgbouncer."
+    )
 # PostgreSQL: the server cancels a statement that runs longer than this (0: never). A long
 # `manage.py migrate` may need DATABASE_STATEMENT_TIMEOUT=0.
 DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=5)
@@ -116,26 +133,38 @@ DATABASE_WAIT_TIMEOUT = env.float(
     "DATABASE_WAIT_TIMEOUT",
     default=DATABASE_STATEMENT_TIMEOUT + 2 if DATABASE_STATEMENT_TIMEOUT else 0,
 )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # A database that does not answer must cost a request a few seconds and a 503 page
-    # (psyweb.middleware.DatabaseOutageMiddleware), not hold a worker until gunicorn kills it.
-    # Values in the URL's query (?connect_timeout=5) win over these.
-    pg_options = DATABASES["default"].setdefault("OPTIONS", {})
-    # Connecting, up to the server's first answer. libpq waits at least 2 s; 0 waits forever.
-    pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
-    statement_ms = round(DATABASE_STATEMENT_TIMEOUT * 1000)
-    if "statement_timeout" not in pg_options.get("options", ""):
-        pg_options["options"] = (
-            f"{pg_options.get('options', '')} -c statement_timeout={statement_ms}".strip()
+for alias, database in DATABASES.items():
+    # Connections are kept between requests (and checked before reuse), so a page that misses
+    # the cache does not pay for a new connection.
+    database.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # A database that does not answer must cost a request a few seconds and a 503 page
+        # (psyweb.middleware.DatabaseOutageMiddleware), not hold a worker until gunicorn kills
+        # it. Values in the URL's query (?connect_timeout=5) win over these.
+        pg_options = database.setdefault("OPTIONS", {})
+        # Connecting, up to the server's first answer. libpq waits at least 2 s; 0 waits forever.
+        pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+        statement_ms = round(DATABASE_STATEMENT_TIMEOUT * 1000)
+        if DATABASE_POOLER:
+            database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        elif "statement_timeout" not in pg_options.get("options", ""):
+            pg_options["options"] = (
+                f"{pg_options.get('options', '')} -c statement_timeout={statement_ms}".strip()
+            )
+        # When the network drops packets or the server's machine vanishes, a connection already
+        # open would wait forever: give up on data unacknowledged for 10 s, and probe idle
+        # connections kept between requests (CONN_MAX_AGE).
+        pg_options.setdefault("tcp_user_timeout", 10_000)
+        pg_options.setdefault("keepalives", 1)
+        pg_options.setdefault("keepalives_idle", 30)
+        pg_options.setdefault("keepalives_interval", 10)
+        pg_options.setdefault("keepalives_count", 3)
+    elif alias != "default":
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS: {alias} is not PostgreSQL. Replicas are PostgreSQL "
+            "streaming replicas of the primary that DATABASE_URL names."
         )
-    # When the network drops packets or the server's machine vanishes, a connection already
-    # open would wait forever: give up on data unacknowledged for 10 s, and probe idle
-    # connections kept between requests (CONN_MAX_AGE).
-    pg_options.setdefault("tcp_user_timeout", 10_000)
-    pg_options.setdefault("keepalives", 1)
-    pg_options.setdefault("keepalives_idle", 30)
-    pg_options.setdefault("keepalives_interval", 10)
-    pg_options.setdefault("keepalives_count", 3)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Let simultaneous writers (votes arriving together under `make run`) wait their turn
     # instead of failing with "database is locked".
@@ -143,6 +172,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         transaction_mode="IMMEDIATE",
         timeout=20,
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
+# Replicas: a replica further behind the primary than this (seconds) is skipped, and its
+# reads go to the primary. Each app server process checks each replica's lag at most once per
+# DATABASE_REPLICA_CHECK_SECONDS, and after a replica fails to answer, leaves it alone for
+# DATABASE_REPLICA_RETRY_SECONDS (psyweb/replicas.py).
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=2)
+DATABASE_REPLICA_CHECK_SECONDS = 1
+DATABASE_REPLICA_RETRY_SECONDS = 5
+# Read-your-writes: a visitor whose request wrote to the database (a vote, an admin save, a
+# sign-in) reads from the primary for this long (a cookie, psyweb.routers). Longer than any
+# lag a replica in use can have, so they never see the site without their own write.
+DATABASE_PRIMARY_STICKY_SECONDS = env.float("DATABASE_PRIMARY_STICKY_SECONDS", default=5)
+if DATABASE_REPLICAS:
+    if DATABASE_PRIMARY_STICKY_SECONDS <= (
+        DATABASE_REPLICA_MAX_LAG_SECONDS + DATABASE_REPLICA_CHECK_SECONDS
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_PRIMARY_STICKY_SECONDS must be longer than "
+            "DATABASE_REPLICA_MAX_LAG_SECONDS + 1 s (how old a replica's lag check may be), "
+            "or a visitor could read a replica that does not have their vote yet."
+        )
+    DATABASE_ROUTERS = ["psyweb.routers.ReplicaRouter"]
+    # Below the outage middleware, whose process_exception then runs after this one's (which
+    # marks a replica whose query failed, to be checked again).
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("psyweb.middleware.DatabaseOutageMiddleware") + 1,
+        "psyweb.routers.ReadYourWritesMiddleware",
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,6 +6,8 @@ inside the error page and ended in a bare 500. These render the site's pages wit
 touching the body.
 """
 
+import math
+
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpResponsePermanentRedirect
@@ -14,6 +16,8 @@ from django.templatetags.static import static
 from modern_csrf.middleware import REASON_BAD_SEC_FETCH_SITE
 
 from polls import ratelimit, voters
+
+from . import routers
 
 DAY = 24 * 60 * 60
 
@@ -42,6 +46,9 @@ def privacy(request):
         "session_cookie_days": settings.SESSION_COOKIE_AGE / DAY,
         "csrf_cookie": settings.CSRF_COOKIE_NAME,
         "messages_cookie": CookieStorage.cookie_name,
+        # Set only where the site reads from database copies (psyweb.routers).
+        "primary_cookie": routers.COOKIE_NAME if settings.DATABASE_REPLICAS else None,
+        "primary_cookie_seconds": math.ceil(settings.DATABASE_PRIMARY_STICKY_SECONDS),
         # Browsers send no Referer to other sites under these policies.
         "referrer_hidden": settings.SECURE_REFERRER_POLICY in ("same-origin", "no-referrer"),
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -22,6 +23,7 @@ from pytest_django.asserts import assertContains
 
 from polls import ratelimit, voters
 from polls.models import AddressVoteCount, Poll, PollDay, Selection, Vote
+from psyweb import routers
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +310,14 @@ def test_the_page_says_other_sites_are_not_told_the_page_only_when_true(settings
     assert response["Referrer-Policy"] == policy
     said = "your browser does not tell that site which PsyWeb page you came from"
     assert (said in page_text(response)) is hidden
+
+
+def test_the_replica_cookie_is_listed_only_where_the_site_sets_it(settings):
+    settings.DATABASE_REPLICAS = {}
+    assert routers.COOKIE_NAME not in page_text(privacy_page())
+    for cache in caches.all():  # the page is a shared one, kept for half a second
+        cache.clear()
+    settings.DATABASE_REPLICAS = {"replica_1": "psyweb"}
+    settings.DATABASE_PRIMARY_STICKY_SECONDS = 5
+    text = page_text(privacy_page())
+    assert f"a cookie named {routers.COOKIE_NAME} for 5 seconds. It holds only the figure 1" in text
