@@ -166,12 +166,31 @@ def quotable(path):
     return text
 
 
+def upstream_servers(upstream):
+    """The `server` lines of nginx's `upstream django`: gunicorn at each address in `upstream`.
+
+    `make serve` passes its one unix socket (`unix:/…/gunicorn.sock`), which nginx never marks
+    as down; several addresses (`127.0.0.1:8001`, `unix:/…`, in a list) are each left out for
+    5 s after a failed attempt. deploy/nginx.conf says why.
+    """
+    addresses = [upstream] if isinstance(upstream, (str, os.PathLike)) else list(upstream)
+    if not addresses:
+        raise ServeError("nginx needs at least one app server to pass requests to")
+    if len(addresses) == 1:
+        return f'server "{quotable(addresses[0])}" fail_timeout=0;'
+    lines = [f'server "{quotable(address)}" max_fails=1 fail_timeout=5s;' for address in addresses]
+    return "\n        ".join(lines)  # indented as in the template's `upstream django { }`
+
+
 def render_config(template, *, run_dir, port, upstream, static_root, media_root, as_root):
-    """deploy/nginx.conf with its {{NAME}} placeholders filled in."""
+    """deploy/nginx.conf with its {{NAME}} placeholders filled in.
+
+    `upstream`: gunicorn's address, or a list of the addresses of several app servers.
+    """
     values = {
         "RUN_DIR": quotable(run_dir),
         "PORT": str(int(port)),
-        "UPSTREAM": quotable(upstream),
+        "UPSTREAM_SERVERS": upstream_servers(upstream),
         "STATIC_ROOT": quotable(static_root),
         "MEDIA_ROOT": quotable(media_root),
         # As root, nginx would switch its workers to `nobody`, who may neither read the
