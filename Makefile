@@ -21,6 +21,7 @@ help:
 	@echo "make lint    ruff check and format check, and makemigrations --check"
 	@echo "make bench   vote storm: gunicorn on PostgreSQL, 400 visitors voting at once (bench/)"
 	@echo "make bench-pages  page rates (wrk) and coherence: ceiling, gunicorn, make serve (bench/)"
+	@echo "make bench-hot-poll  ballots a second on one hot poll: record_vote with 1-64 writers, counter slots, exactness (bench/)"
 	@echo "make format  apply ruff's fixes and formatting"
 	@echo "make backup FILE=psyweb.dump   pg_dump the PostgreSQL database DATABASE_URL names (docs/backups.md)"
 	@echo "make restore FILE=psyweb.dump  restore a dump into the empty database DATABASE_URL names"
@@ -88,6 +89,11 @@ bench: $(VENV)/.requirements
 # Needs PostgreSQL and Redis on 127.0.0.1, wrk and nginx; see bench/README.md.
 bench-pages: $(VENV)/.requirements
 	$(PY) bench/pages.py --json bench-results/pages.json $(BENCH_ARGS)
+
+# PostgreSQL only (no Redis, no HTTP); about 30 minutes with every variant; see bench/README.md.
+.PHONY: bench-hot-poll
+bench-hot-poll: $(VENV)/.requirements
+	$(PY) bench/hot_poll.py --json bench-results/hot-poll.json $(BENCH_ARGS)
 
 # PostgreSQL only; deploy/backup.py says what it refuses and why. See docs/backups.md.
 .PHONY: backup restore
