@@ -12,6 +12,7 @@ from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template.loader import render_to_string
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,10 @@ class DatabaseOutageMiddleware:
     """When the database cannot serve a request, answer 503 and ask the reader to come back.
 
     A database that cannot be reached and one that is busy (a deadlock, a timeout, a lock) are
-    logged for what they are and explained to the reader in their own words.
+    logged for what they are and explained to the reader in their own words. So is a Redis
+    that cannot be reached where a request cannot do without it: staff sign-in, whose
+    throttling (django-axes) counts in the cache, is refused rather than let through
+    unthrottled. (Shared pages do without Redis: psyweb.pagecache.)
     """
 
     retry_after_seconds = 30
@@ -137,11 +141,15 @@ class DatabaseOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)):
+        if not isinstance(exception, (OperationalError, InterfaceError, RedisError)):
             return None
-        busy = busy_reason(exception)
+        busy = None if isinstance(exception, RedisError) else busy_reason(exception)
         # One line per request: an outage would otherwise write a traceback for each.
-        if busy:
+        if isinstance(exception, RedisError):
+            logger.error("Cache (Redis) unavailable, answered 503: %s", str(exception).strip())
+            message = "The site is briefly unavailable. Please try again in a minute."
+            retry_after = self.retry_after_seconds
+        elif busy:
             logger.warning("Database busy (%s), answered 503", busy)
             message = "The site is busy just now. Please try again in a moment."
             retry_after = self.busy_retry_after_seconds

@@ -241,3 +241,22 @@ def test_a_database_that_cannot_be_reached_is_answered_as_an_outage(caplog, djan
     record = next(r for r in caplog.records if r.name == "psyweb.middleware")
     assert record.levelno == logging.ERROR
     assert record.getMessage().startswith("Database unavailable, answered 503")
+
+
+@pytest.mark.django_db
+def test_a_sign_in_while_redis_is_down_gets_the_503_page_not_a_server_error(settings, admin_user):
+    """Sign-in throttling (django-axes) keeps its counts in the cache: with Redis unreachable,
+    the sign-in is refused with the outage page, never let through unthrottled, never a 500."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+    client = Client(raise_request_exception=False)
+    response = client.post(reverse("admin:login"), {"username": "admin", "password": "password"})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "Please try again in a minute." in response.text
+    assert "_auth_user_id" not in client.session
