@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
 import pytest
+from axes.handlers.proxy import AxesProxyHandler
 from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.db.utils import ConnectionHandler
@@ -244,9 +245,14 @@ def test_a_database_that_cannot_be_reached_is_answered_as_an_outage(caplog, djan
 
 
 @pytest.mark.django_db
-def test_a_sign_in_while_redis_is_down_gets_the_503_page_not_a_server_error(settings, admin_user):
+def test_a_sign_in_while_redis_is_down_gets_the_503_page_not_a_server_error(
+    settings, admin_user, monkeypatch
+):
     """Sign-in throttling (django-axes) keeps its counts in the cache: with Redis unreachable,
     the sign-in is refused with the outage page, never let through unthrottled, never a 500."""
+    # axes keeps its handler, and the cache it opened, for the life of the process: a fresh one
+    # here opens the unreachable Redis below; the one before comes back after the test.
+    monkeypatch.setattr(AxesProxyHandler, "implementation", None)
     settings.CACHES = {
         **settings.CACHES,
         "default": {
