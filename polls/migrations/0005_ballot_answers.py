@@ -133,8 +133,9 @@ class Migration(migrations.Migration):
                 fields=("vote", "choice"), name="one_selection_per_answer"
             ),
         ),
-        # No way back: a ballot with several answers has no one answer to return to.
-        migrations.RunPython(answers_of_ballots, elidable=True),
+        # Back only with no ballots: a ballot with several answers has no one answer to return
+        # to, and putting Vote.choice back (NOT NULL) fails on any ballot, before this runs.
+        migrations.RunPython(answers_of_ballots, migrations.RunPython.noop, elidable=True),
         migrations.RemoveField(
             model_name="vote",
             name="choice",
