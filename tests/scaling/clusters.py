@@ -166,6 +166,8 @@ class Cluster:
     def drop(self):
         if self.created:
             run("pg_dropcluster", "--stop", self.version, self.name)
+            # pg_dropcluster leaves an empty conf.d behind: nothing of the test may stay.
+            shutil.rmtree(self.config_dir, ignore_errors=True)
             self.created = False
 
     def sql(self, query, params=None, dbname=DATABASE):
