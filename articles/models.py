@@ -20,7 +20,7 @@ from imagekit.models import ImageSpecField
 from imagekit.processors import ResizeToFill, ResizeToFit
 from simple_history.models import HistoricalRecords
 
-from polls.models import Poll
+from polls.models import Poll, choices_with_votes
 
 from .markup import POLL_SLUG, citations, poll_slugs, render_markdown, section_headings
 
@@ -539,7 +539,8 @@ class Article(models.Model):
         if not slugs:
             poll = self.get_poll()
             if poll is not None and poll is self.poll:
-                prefetch_related_objects([poll], "choices")  # nothing if already fetched
+                # Nothing if already fetched.
+                prefetch_related_objects([poll], choices_with_votes())
             return {}, poll
         own = self.poll if self.poll is not None and self.poll.has_opened() else None
         # The box's poll comes along: the article's own, else the featured one (get_poll()).

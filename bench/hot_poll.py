@@ -1,14 +1,16 @@
 """Hot poll: how many ballots a second can one poll take, and what limits it?
 
-Every ballot for one answer updates that answer's one `polls_choice` row, and every ballot in a
-poll upserts the poll's one `polls_pollday` row for the day, in the ballot's transaction; so
-simultaneous ballots queue on those rows' locks, each waiting for the one before to commit.
+Before counter slots, every ballot for one answer updated that answer's one `polls_choice` row,
+and every ballot in a poll upserted the poll's one `polls_pollday` row for the day, in the
+ballot's transaction, so simultaneous ballots queued on those rows' locks, each waiting for the
+one before to commit. Now each of those counts is spread over counter slots (`polls_choiceslot`,
+`polls_polldayslot`: N rows each, one chosen at random per ballot, summed when read).
 This measures `polls.services.record_vote` against PostgreSQL directly (no HTTP, no cache), with
 1 to 64 writers at once, each a process of its own with its own connection (processes, not
-threads, so that Python's GIL is not what is measured), then the same statements in raw SQL
-with one hot row, the other, both or neither, and a prototype of counter slots (N rows per
-answer and per day, summed when read). While each step runs, PostgreSQL's wait events show
-whether the writers queue on row locks, on the WAL, or on the CPU.
+threads, so that Python's GIL is not what is measured); the same without slots, as it was
+(`orm-one-row`); and the statements in raw SQL with one hot row, the other, both or neither,
+or slots. While each step runs, PostgreSQL's wait events show whether the writers queue on row
+locks, on the WAL, or on the CPU.
 
 Then it checks that every count is exact, and measures what a million ballots weigh (tables,
 indexes) and cost to count.
@@ -48,49 +50,33 @@ CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 # What each variant writes per ballot. "hot" rows are shared by every writer.
 VARIANTS = {
-    "orm-1": "record_vote, one answer: its Choice row and the PollDay row hot (the site)",
-    "orm-3": "record_vote, three answers in turn: PollDay still one hot row",
+    "orm-1": "record_vote, one answer: its counts in counter slots (the site)",
+    "orm-one-row": "record_vote as before counter slots: its Choice row and the PollDay row hot",
+    "orm-3": "record_vote, three answers in turn",
     "orm-limit": "the vote view's writes: AddressLimit.reserve() + record_vote, a new address each",
     "orm-limit-1tx": "orm-limit in one transaction: the address count commits with the ballot",
     "orm-limit-upsert": "orm-limit with the address counted by one upsert (prototype)",
     "orm-cold": "record_vote, each writer its own answer and day: no hot row",
-    "orm-slots": "record_vote with counter slots (prototype): one answer, N rows each",
-    "sql-1": "the same statements in raw SQL, one answer: Choice and PollDay hot",
+    "sql-1": "orm-one-row's statements in raw SQL, one answer: Choice and PollDay hot",
     "sql-choice": "raw SQL, one answer, each writer its own day: only the Choice row hot",
     "sql-day": "raw SQL, each writer its own answer, one day: only the PollDay row hot",
     "sql-cold": "raw SQL, each writer its own answer and day: no hot row",
-    "sql-slots": "raw SQL with counter slots, one answer, N rows each",
+    "sql-slots": "record_vote's statements in raw SQL, one answer, in --slots slots each",
     "sql-1-onetrip": "sql-1 sent in one round trip: the lock is held only inside the server",
     "sql-1-async": "sql-1 with synchronous_commit=off: no wait for the WAL flush (diagnostic)",
 }
 
-SLOT_TABLES = """
-CREATE TABLE bench_choice_slot (
-    id bigserial PRIMARY KEY,
-    poll_id bigint NOT NULL REFERENCES polls_poll (id),
-    choice_id bigint NOT NULL REFERENCES polls_choice (id),
-    slot smallint NOT NULL,
-    votes integer NOT NULL DEFAULT 0 CHECK (votes >= 0),
-    UNIQUE (choice_id, slot)
-);
-CREATE TABLE bench_day_slot (
-    poll_id bigint NOT NULL REFERENCES polls_poll (id),
-    date date NOT NULL,
-    slot smallint NOT NULL,
-    ballots integer NOT NULL CHECK (ballots >= 0),
-    PRIMARY KEY (poll_id, date, slot)
-);
-"""
-# Counter slots: each answer has N rows, made with it; a ballot adds to one of them, chosen at
-# random. The poll is named, as record_vote's `filter(pk=…, poll=poll)` does, so an answer of
-# another poll matches no row. The day's tally upserts one of N rows, as count_the_day does.
-CHOICE_SLOT_UPDATE = (
-    "UPDATE bench_choice_slot SET votes = votes + 1 WHERE choice_id = %s AND poll_id = %s"
-    " AND slot = %s"
+# Counter slots as polls.services adds to them (count_the_answer, count_the_day): an upsert of
+# one of N rows, chosen at random, made from the answer's own row so that an answer of another
+# poll makes nothing.
+CHOICE_SLOT_UPSERT = (
+    "INSERT INTO polls_choiceslot (choice_id, slot, votes)"
+    " SELECT id, %s, 1 FROM polls_choice WHERE id = %s AND poll_id = %s"
+    " ON CONFLICT (choice_id, slot) DO UPDATE SET votes = polls_choiceslot.votes + 1"
 )
 DAY_SLOT_UPSERT = (
-    "INSERT INTO bench_day_slot (poll_id, date, slot, ballots) VALUES (%s, %s, %s, 1) "
-    "ON CONFLICT (poll_id, date, slot) DO UPDATE SET ballots = bench_day_slot.ballots + 1"
+    "INSERT INTO polls_polldayslot (poll_id, date, slot, ballots) VALUES (%s, %s, %s, 1) "
+    "ON CONFLICT (poll_id, date, slot) DO UPDATE SET ballots = polls_polldayslot.ballots + 1"
 )
 # The per-address limit as one statement: +1 while under the limit (the last parameter).
 ADDRESS_UPSERT = (
@@ -98,7 +84,8 @@ ADDRESS_UPSERT = (
     " ON CONFLICT (poll_id, hour, address_key) DO UPDATE"
     " SET votes = polls_addressvotecount.votes + 1 WHERE polls_addressvotecount.votes < %s"
 )
-# What record_vote sends, statement by statement (the ORM's SQL, with the same round trips).
+# What record_vote sent before counter slots, statement by statement (the ORM's SQL, with the
+# same round trips).
 VOTE_INSERT = "INSERT INTO polls_vote (id, poll_id, voter_key) VALUES (%s, %s, %s)"
 SELECTION_INSERT = "INSERT INTO polls_selection (vote_id, choice_id) VALUES (%s, %s)"
 CHOICE_UPDATE = "UPDATE polls_choice SET votes = votes + 1 WHERE id = %s AND poll_id = %s"
@@ -269,25 +256,22 @@ class Writer:
         at = timezone.now() - datetime.timedelta(days=self.index)  # a PollDay row of its own
         record_vote(poll=poll, choice_ids=[choices[self.index]], voter_key=key, at=at)
 
-    def vote_orm_slots(self, poll, choices, key, today, n, raw):
-        """record_vote as it would be with counter slots: the same, but the two counts go to
-        one of N rows each (chosen at random), added to when read. A prototype only."""
+    def vote_orm_one_row(self, poll, choices, key, today, n, raw):
+        """record_vote as it was before counter slots: one answer's row, one day's row."""
         from django.db import transaction
         from django.db.models import F
-        from django.utils import timezone
 
-        from polls.models import Selection, Vote
+        from polls.models import Choice, Selection, Vote
         from polls.services import InvalidChoice
 
-        slot = random.randrange(self.slots)  # noqa: S311 - spreading load, not a secret
         with transaction.atomic():
             vote = Vote.objects.create(poll=poll, voter_key=key)
             Selection.objects.bulk_create([Selection(vote=vote, choice_id=choices[0])])
-            counts = ChoiceSlot.objects.filter(choice_id=choices[0], poll_id=poll.pk, slot=slot)
-            if not counts.update(votes=F("votes") + 1):
+            answer = Choice.objects.filter(pk=choices[0], poll=poll)
+            if not answer.update(folded_votes=F("folded_votes") + 1):
                 raise InvalidChoice
             with self.connection.cursor() as cursor:
-                cursor.execute(DAY_SLOT_UPSERT, [poll.pk, timezone.localdate(), slot])
+                cursor.execute(DAY_UPSERT, [poll.pk, today])
 
     # The same statements in raw SQL, one round trip each as the ORM sends them.
 
@@ -302,13 +286,13 @@ class Writer:
             if slot is None:
                 cursor.execute(CHOICE_UPDATE, [choice_id, poll_id])
             else:
-                cursor.execute(CHOICE_SLOT_UPDATE, [choice_id, poll_id, slot])
+                cursor.execute(CHOICE_SLOT_UPSERT, [slot, choice_id, poll_id])
             if cursor.rowcount != 1:
                 raise ValueError("not one of this poll's answers")
             if slot is None:
                 cursor.execute(DAY_UPSERT, [poll_id, date])
-            else:
-                cursor.execute(DAY_SLOT_UPSERT, [poll_id, date, slot])
+            else:  # the day's slot drawn apart from the answer's, as record_vote does
+                cursor.execute(DAY_SLOT_UPSERT, [poll_id, date, random.randrange(self.slots)])  # noqa: S311
             cursor.execute("COMMIT")
 
     def vote_sql_1(self, poll, choices, key, today, n, raw):
@@ -339,32 +323,6 @@ class Writer:
                 ONE_TRIP,
                 [vote_id, poll.pk, key, vote_id, choices[0], choices[0], poll.pk, poll.pk, today],
             )
-
-
-ChoiceSlot = None  # the ORM's view of bench_choice_slot, defined once Django is set up
-
-
-def define_slot_model():
-    """An unmanaged model on the bench's slot table, so that orm-slots adds to a slot through
-    the ORM exactly as record_vote adds to a Choice (a QuerySet.update with F())."""
-    global ChoiceSlot  # set once, before the writers are forked
-    from django.db import models
-
-    class BenchChoiceSlot(models.Model):
-        poll_id = models.BigIntegerField()
-        choice_id = models.BigIntegerField()
-        slot = models.SmallIntegerField()
-        votes = models.IntegerField(default=0)
-
-        class Meta:
-            app_label = "polls"
-            managed = False
-            db_table = "bench_choice_slot"
-
-        def __str__(self):
-            return f"{self.votes} votes in slot {self.slot} of answer {self.choice_id}"
-
-    ChoiceSlot = BenchChoiceSlot
 
 
 def writer_main(index, slots, pipe):
@@ -522,10 +480,8 @@ class Writers:
         }
 
 
-def make_polls(variants, slots):
-    """One poll per variant, open since long ago, with ANSWERS answers, each with `slots`
-    counter slots (used by the slot variants only): {variant: poll}."""
-    from django.db import connection
+def make_polls(variants):
+    """One poll per variant, open since long ago, with ANSWERS answers: {variant: poll}."""
     from django.utils import timezone
 
     from polls.models import Choice, Poll
@@ -542,20 +498,15 @@ def make_polls(variants, slots):
         )
         ids = list(poll.choices.order_by("pk").values_list("pk", flat=True))
         polls[variant] = {"id": poll.pk, "choice_ids": ids}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO bench_choice_slot (poll_id, choice_id, slot) SELECT poll_id, id, s"
-                " FROM polls_choice CROSS JOIN generate_series(0, %s - 1) s WHERE poll_id = %s",
-                [slots, poll.pk],
-            )
     return polls
 
 
 def exactness(polls, accepted):
-    """Checks that every count equals its rows, slots folded in; then recount finds nothing."""
+    """Checks that every count, its slots added in, equals its rows; then recount finds nothing;
+    then the slots folded into the answers (as staff's deletions and repairs do) change nothing."""
     from django.db import connection, transaction
 
-    from polls.services import recount
+    from polls.services import fold, recount
 
     checks = []
     with connection.cursor() as cursor:
@@ -563,7 +514,7 @@ def exactness(polls, accepted):
             cursor.execute("SELECT count(*) FROM polls_vote WHERE poll_id = %s", [poll["id"]])
             ballots = cursor.fetchone()[0]
             cursor.execute(
-                "SELECT c.id, c.votes + coalesce((SELECT sum(votes) FROM bench_choice_slot s"
+                "SELECT c.id, c.votes + coalesce((SELECT sum(votes) FROM polls_choiceslot s"
                 " WHERE s.choice_id = c.id), 0),"
                 " (SELECT count(*) FROM polls_selection s WHERE s.choice_id = c.id)"
                 " FROM polls_choice c WHERE c.poll_id = %s",
@@ -574,7 +525,7 @@ def exactness(polls, accepted):
             ]
             cursor.execute(
                 "SELECT coalesce((SELECT sum(ballots) FROM polls_pollday WHERE poll_id = %s), 0)"
-                " + coalesce((SELECT sum(ballots) FROM bench_day_slot WHERE poll_id = %s), 0)",
+                " + coalesce((SELECT sum(ballots) FROM polls_polldayslot WHERE poll_id = %s), 0)",
                 [poll["id"], poll["id"]],
             )
             days = cursor.fetchone()[0]
@@ -585,24 +536,14 @@ def exactness(polls, accepted):
                     f"{ballots} vs {accepted[variant]}",
                 ),
                 check(f"{variant}: each answer's count == its Selection rows", not wrong, wrong),
-                check(f"{variant}: PollDay ballots == Vote rows", days == ballots, (days, ballots)),
+                check(f"{variant}: days' ballots == Vote rows", days == ballots, (days, ballots)),
             ]
-    # The slots folded into the counts, as a real implementation's reader (or a nightly job)
-    # would: in one transaction, with the slot rows locked, so no ballot is counted twice.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM bench_choice_slot FOR UPDATE")
-        cursor.execute("SELECT 1 FROM bench_day_slot FOR UPDATE")
-        cursor.execute(
-            "UPDATE polls_choice c SET votes = c.votes + s.n FROM (SELECT choice_id,"
-            " sum(votes) AS n FROM bench_choice_slot GROUP BY choice_id) s WHERE c.id = s.choice_id"
-        )
-        cursor.execute(
-            "INSERT INTO polls_pollday (poll_id, date, ballots) SELECT poll_id, date, sum(ballots)"
-            " FROM bench_day_slot GROUP BY poll_id, date ON CONFLICT (poll_id, date)"
-            " DO UPDATE SET ballots = polls_pollday.ballots + excluded.ballots"
-        )
-        cursor.execute("DELETE FROM bench_choice_slot")
-        cursor.execute("DELETE FROM bench_day_slot")
+    drift = recount(repair=False)
+    checks.append(check("recount(repair=False) == []", drift == [], drift))
+    with transaction.atomic():
+        for poll in polls.values():
+            for choice_id in poll["choice_ids"]:
+                fold(choice_id)
     drift = recount(repair=False)
     checks.append(check("recount(repair=False) == [] (slots folded in)", drift == [], drift))
     return checks
@@ -615,7 +556,7 @@ def counter_tables(conn):
         cursor.execute(
             "SELECT relname, n_tup_upd, n_tup_hot_upd, n_live_tup, n_dead_tup,"
             " pg_relation_size(relid) FROM pg_stat_user_tables WHERE relname IN"
-            " ('polls_choice', 'polls_pollday', 'bench_choice_slot', 'bench_day_slot')"
+            " ('polls_choice', 'polls_pollday', 'polls_choiceslot', 'polls_polldayslot')"
             " ORDER BY relname"
         )
         return {
@@ -807,7 +748,7 @@ def print_table(variant, by_writers):
 
 # What each change is worth: (changed, baseline), compared round by round.
 GAINS = [
-    ("orm-slots", "orm-1"),
+    ("orm-1", "orm-one-row"),
     ("orm-cold", "orm-1"),
     ("orm-3", "orm-1"),
     ("orm-limit", "orm-1"),
@@ -901,11 +842,9 @@ def run(args, deadline):
         from django.db import DatabaseError, connection, connections
 
         with connection.cursor() as cursor:
-            cursor.execute(SLOT_TABLES)
             cursor.execute("SHOW synchronous_commit")
             machine["synchronous_commit"] = cursor.fetchone()[0]
-        polls = make_polls(variants, args.slots)
-        define_slot_model()
+        polls = make_polls(variants)
         connections.close_all()  # the writers are forked: none may share a connection
         print(stack.describe_machine(machine))
         print(
@@ -984,7 +923,7 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, default=5, help="seconds of each step (5)")
     p.add_argument("--rounds", type=int, default=3, help="rounds, interleaved; median (3)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="which, comma-separated")
-    p.add_argument("--slots", type=int, default=16, help="counter slots per answer/day (16)")
+    p.add_argument("--slots", type=int, default=16, help="sql-slots: slots per answer/day (16)")
     p.add_argument("--ballots", type=int, default=1_000_000, help="to weigh (1000000; 0: no)")
     p.add_argument("--timeout", type=float, default=3600, help="deadline, s (3600)")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")

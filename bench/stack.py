@@ -211,7 +211,13 @@ def poll_counts(database_url, slug="antidepressants"):
                 [row[0]],
             )
             rows = {str(c): n for c, n in cur.fetchall()}
-            cur.execute("SELECT id, votes FROM polls_choice WHERE poll_id = %s", [row[0]])
+            # An answer's count: the votes folded into its row plus its counter slots'.
+            cur.execute(
+                "SELECT c.id, c.votes + COALESCE(SUM(s.votes), 0) FROM polls_choice c"
+                " LEFT JOIN polls_choiceslot s ON s.choice_id = c.id WHERE c.poll_id = %s"
+                " GROUP BY c.id",
+                [row[0]],
+            )
             counts = {str(c): n for c, n in cur.fetchall()}
     finally:
         conn.close()

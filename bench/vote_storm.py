@@ -2,7 +2,7 @@
 
 N distinct visitors vote on the demo poll at the same time, half through the plain form (303)
 and half as the JavaScript island does (state.json, then a JSON vote); the votes the server
-accepted are compared with what it counted: polls_vote rows, the sum of polls_choice.votes and
+accepted are compared with what it counted: polls_vote rows, the sum of the answers' counts and
 results.json. Then one fresh visitor double-clicks: K simultaneous POSTs with one cookie, of
 which exactly one may count. Traffic goes to 127.0.0.1 only; the run is bounded in count and
 time. Exit status: 0 all checks passed, 1 a vote was lost or a count disagrees, 2 the run

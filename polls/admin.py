@@ -30,6 +30,13 @@ class ChoiceInline(admin.TabularInline):
     def get_formset(self, request, obj=None, **kwargs):
         return super().get_formset(request, obj, validate_min=True, **kwargs)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_votes()
+
+    @admin.display(description="Votes")
+    def votes(self, choice):
+        return choice.votes if choice.pk else 0
+
 
 def save_answers(formset):
     """Save the answers of a poll's form, writing back only what the form edits.

@@ -1,8 +1,9 @@
 import datetime
 import uuid
+from collections import Counter
 
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +19,8 @@ class PollQuerySet(models.QuerySet):
         return self.filter(opens_at__lte=at or timezone.now())
 
     def with_choices(self):
-        return self.prefetch_related("choices")
+        """The polls with their answers, each answer with its count (`votes`)."""
+        return self.prefetch_related(choices_with_votes())
 
     def with_voter_totals(self):
         """Each poll's number of voters as `total_votes`, counted in the same query."""
@@ -127,13 +129,19 @@ class Poll(models.Model):
         """Whether readers may choose several answers ("check all that apply")."""
         return self.max_choices > 1
 
+    def counted_choices(self):
+        """The answers in the staff's order, each with its count (`votes`).
+
+        The prefetched ones when there are some (PollQuerySet.with_choices()), else one query.
+        """
+        if "choices" in getattr(self, "_prefetched_objects_cache", {}):
+            return list(self.choices.all())
+        return list(self.choices.with_votes())
+
     @property
     def answer_total(self):
         """Answers chosen, over all ballots: the sum of the answers' counts."""
-        # Uses the prefetched choices when there are some (one query fewer on every page).
-        if "choices" in getattr(self, "_prefetched_objects_cache", {}):
-            return sum(choice.votes for choice in self.choices.all())
-        return self.choices.aggregate(total=Sum("votes"))["total"] or 0
+        return sum(choice.votes for choice in self.counted_choices())
 
     @cached_property
     def total_votes(self):
@@ -148,7 +156,12 @@ class Poll(models.Model):
     def ballots_per_day(self, days=366):
         """[(date, ballots)] for each day from the first ballot to the last (or today, if the
         poll is still open), the days without ballots included; at most the last `days`."""
-        counts = dict(self.days.values_list("date", "ballots"))
+        counts = Counter()
+        for tallies in (self.days, self.day_slots):  # before counter slots, and since
+            for date, ballots in (
+                tallies.values("date").annotate(n=Sum("ballots")).values_list("date", "n")
+            ):
+                counts[date] += ballots
         if not counts:
             return []
         first, last = min(counts), max(counts)
@@ -165,7 +178,7 @@ class Poll(models.Model):
         exactly 100. With several, each is the share of voters who chose that answer, so
         together they add up to more than 100.
         """
-        choices = list(self.choices.all())
+        choices = self.counted_choices()
         counts = [choice.votes for choice in choices]
         if self.allows_several:
             shares = [shares_of(count, self.total_votes) for count in counts]
@@ -174,16 +187,47 @@ class Poll(models.Model):
         return list(zip(choices, shares, strict=True))
 
 
+def choices_with_votes():
+    """Prefetch polls' answers with their counts: `prefetch_related(choices_with_votes())`."""
+    return models.Prefetch("choices", queryset=Choice.objects.with_votes())
+
+
+class ChoiceQuerySet(models.QuerySet):
+    def with_votes(self):
+        """Each answer with its count as `votes`: its folded count plus its slots' votes.
+
+        One subquery per answer, in the same query: no GROUP BY, so the queryset can still be
+        ordered, filtered and locked like any other.
+        """
+        slots = (
+            ChoiceSlot.objects.filter(choice=OuterRef("pk"))
+            .order_by()
+            .values("choice")
+            .annotate(n=Sum("votes"))
+            .values("n")
+        )
+        return self.annotate(
+            votes=models.ExpressionWrapper(
+                F("folded_votes") + Coalesce(Subquery(slots), 0),
+                output_field=models.PositiveIntegerField(),
+            )
+        )
+
+
 class Choice(models.Model):
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="choices")
     text = models.CharField(max_length=200)
     order = models.PositiveSmallIntegerField(default=0)
-    # Changed only by polls.services, in the same transaction as the Vote rows it counts.
-    votes = models.PositiveIntegerField(default=0, editable=False)
+    # The part of the count that is not in the slots (ChoiceSlot): every ballot counted before
+    # there were slots, and what polls.services folds in when it corrects a count. Ballots
+    # add to the slots. Read the whole count, `votes`, from ChoiceQuerySet.with_votes().
+    # (The column keeps its first name, so that code from before the slots still counts.)
+    folded_votes = models.PositiveIntegerField(default=0, editable=False, db_column="votes")
 
-    # The answer's text and order, never its count: the count is the readers' (they vote by
-    # QuerySet.update in polls.services, which records no version either).
-    history = HistoricalRecords(excluded_fields=["votes"])
+    objects = ChoiceQuerySet.as_manager()
+    # The answer's text and order, never its count: the count is the readers' (they vote
+    # through polls.services, which records no version either).
+    history = HistoricalRecords(excluded_fields=["folded_votes"])
 
     class Meta:
         ordering = ["order", "pk"]
@@ -196,6 +240,30 @@ class Choice(models.Model):
 
     def get_absolute_url(self):
         return self.poll.get_absolute_url()
+
+
+class ChoiceSlot(models.Model):
+    """A share of one answer's count: its count is its `folded_votes` plus its slots' votes.
+
+    A ballot adds one to a slot chosen at random (polls.services.COUNT_SLOTS of them), so
+    simultaneous ballots for one answer seldom wait for the same row's lock, as they would if
+    they all added to one row (docs/scaling.md). Written by polls.services only.
+    """
+
+    # No index of its own: the unique constraint's index starts with the answer.
+    choice = models.ForeignKey(
+        Choice, on_delete=models.CASCADE, related_name="slots", db_index=False
+    )
+    slot = models.PositiveSmallIntegerField()
+    votes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["choice", "slot"], name="one_row_per_answer_slot"),
+        ]
+
+    def __str__(self):
+        return f"{self.votes} votes in slot {self.slot} of “{self.choice}”"
 
 
 class Vote(models.Model):
@@ -250,9 +318,10 @@ class Selection(models.Model):
 
 
 class PollDay(models.Model):
-    """How many ballots one poll took on one day, for staff's chart of the poll over time.
+    """How many ballots one poll took on one day, as counted before there were counter slots.
 
-    Written in the same transaction as the ballot (polls.services.record_vote). It counts
+    Ballots are now counted in PollDaySlot, and Poll.ballots_per_day() adds the two up. (Code
+    from before the slots, still serving during a rolling deploy, writes here.) Both count
     ballots, never answers: joined with a web server's access log, a count per answer on a
     quiet day could tell what somebody answered.
     """
@@ -269,6 +338,32 @@ class PollDay(models.Model):
 
     def __str__(self):
         return f"{self.ballots} ballots on {self.date}"
+
+
+class PollDaySlot(models.Model):
+    """A share of the ballots one poll took on one day, for staff's chart of the poll over time.
+
+    Written in the same transaction as the ballot (polls.services.record_vote), to the ballot's
+    slot, as its answers' counts are (ChoiceSlot). It counts ballots, never answers.
+    """
+
+    # No index of its own: the unique constraint's index starts with the poll.
+    poll = models.ForeignKey(
+        Poll, on_delete=models.CASCADE, related_name="day_slots", db_index=False
+    )
+    date = models.DateField()
+    slot = models.PositiveSmallIntegerField()
+    ballots = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "date", "slot"], name="one_row_per_poll_day_slot"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ballots} ballots on {self.date} in slot {self.slot}"
 
 
 class AddressVoteCount(models.Model):

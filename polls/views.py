@@ -22,7 +22,7 @@ from psyweb.routers import primary
 
 from . import services, voters
 from .forms import VoteForm
-from .models import Poll
+from .models import Poll, choices_with_votes
 from .ratelimit import AddressLimit
 from .results import results_data, voter_state
 
@@ -248,5 +248,5 @@ def poll_with_counts(poll):
     """The poll with its choices' counts read again (one query), so a voter sees their vote."""
     poll._prefetched_objects_cache.pop("choices", None)  # the counts read before the vote
     poll.__dict__.pop("total_votes", None)
-    prefetch_related_objects([poll], "choices")
+    prefetch_related_objects([poll], choices_with_votes())
     return poll

@@ -194,7 +194,7 @@ history = {
 print(json.dumps({
     "drift": [[str(choice), counted, rows] for choice, counted, rows in recount(repair=False)],
     "ballots": Vote.objects.count(),
-    "counted": sorted(Choice.objects.values_list("poll__slug", "text", "votes")),
+    "counted": sorted(Choice.objects.with_votes().values_list("poll__slug", "text", "votes")),
     "history": history,
     "sessions": Session.objects.count(),
 }))
@@ -349,7 +349,7 @@ except AlreadyVoted:
     second = "refused"
 print(json.dumps({
     "articles": Article.objects.count(),
-    "votes": poll.choices.get(text="B").votes,
+    "votes": poll.choices.with_votes().get(text="B").votes,
     "second_ballot": second,
     "drift": len(recount(repair=False)),
 }))

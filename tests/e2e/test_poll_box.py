@@ -155,7 +155,7 @@ def test_twenty_rapid_clicks_on_vote_count_once(new_visitor, demo):
     expect(box).to_contain_text("Thank you for voting.")
     expect_results(box, 1, {"Yes, currently": 100})
     assert Vote.objects.count() == 1
-    assert sum(Choice.objects.values_list("votes", flat=True)) == 1
+    assert sum(Choice.objects.with_votes().values_list("votes", flat=True)) == 1
 
 
 def test_a_reader_who_cleared_the_marker_is_still_refused_a_second_vote(new_visitor, demo):

@@ -1,7 +1,8 @@
 """Ballots per day, for staff: a tally written with each ballot, drawn as a chart in the admin.
 
 It counts ballots per poll and day, never answers, and it is written in the ballot's own
-transaction, so it never disagrees with the ballots cast that day.
+transaction, so it never disagrees with the ballots cast that day. Ballots are counted in
+PollDaySlot rows (counter slots); PollDay holds the tallies written before there were slots.
 """
 
 import datetime
@@ -13,14 +14,18 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from polls.models import PollDay, Vote
-from polls.services import InvalidChoice, delete_votes, record_vote
+from polls.models import PollDay, PollDaySlot, Vote
+from polls.services import COUNT_SLOTS, InvalidChoice, delete_votes, record_vote
 
 pytestmark = pytest.mark.django_db
 
 
 def on(day, hour=12):
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+
+def ballots_today(poll):
+    return dict(poll.ballots_per_day()).get(timezone.localdate(), 0)
 
 
 @pytest.fixture
@@ -35,20 +40,20 @@ def test_each_ballot_adds_one_to_its_polls_day(week_old_poll):
     record_vote(poll=week_old_poll, choice_ids=[first.pk], voter_key="a", at=on(yesterday))
     record_vote(poll=week_old_poll, choice_ids=[second.pk], voter_key="b", at=on(today, 9))
     record_vote(poll=week_old_poll, choice_ids=[first.pk], voter_key="c", at=on(today, 10))
-    assert list(PollDay.objects.values_list("date", "ballots")) == [(yesterday, 1), (today, 2)]
+    assert week_old_poll.ballots_per_day() == [(yesterday, 1), (today, 2)]
 
 
 def test_a_ballot_with_several_answers_counts_once(make_poll):
     poll = make_poll(max_choices=3)
     record_vote(poll=poll, choice_ids=[c.pk for c in poll.choices.all()], voter_key="a")
-    assert PollDay.objects.get(poll=poll).ballots == 1
+    assert ballots_today(poll) == 1
 
 
 def test_a_refused_ballot_adds_nothing(poll):
     record_vote(poll=poll, choice_ids=[poll.choices.first().pk], voter_key="a")
     with pytest.raises(InvalidChoice):
         record_vote(poll=poll, choice_ids=[987654], voter_key="b")
-    assert PollDay.objects.get(poll=poll).ballots == 1
+    assert ballots_today(poll) == 1
 
 
 def test_polls_are_counted_apart(make_poll):
@@ -56,24 +61,49 @@ def test_polls_are_counted_apart(make_poll):
     record_vote(poll=one, choice_ids=[one.choices.first().pk], voter_key="a")
     record_vote(poll=two, choice_ids=[two.choices.first().pk], voter_key="a")
     record_vote(poll=two, choice_ids=[two.choices.first().pk], voter_key="b")
-    assert PollDay.objects.get(poll=one).ballots == 1
-    assert PollDay.objects.get(poll=two).ballots == 2
+    assert ballots_today(one) == 1
+    assert ballots_today(two) == 2
 
 
 def test_the_tally_holds_the_poll_the_day_and_a_number_only():
     assert {f.name for f in PollDay._meta.concrete_fields} == {"id", "poll", "date", "ballots"}
+    assert {f.name for f in PollDaySlot._meta.concrete_fields} == {
+        "id",
+        "poll",
+        "date",
+        "slot",
+        "ballots",
+    }
 
 
-def test_the_database_keeps_one_tally_per_poll_and_day(poll):
-    PollDay.objects.create(poll=poll, date=datetime.date(2026, 1, 1), ballots=1)
+def test_the_database_keeps_one_tally_per_poll_day_and_slot(poll):
+    PollDaySlot.objects.create(poll=poll, date=datetime.date(2026, 1, 1), slot=3, ballots=1)
+    PollDaySlot.objects.create(poll=poll, date=datetime.date(2026, 1, 1), slot=4, ballots=1)
     with pytest.raises(IntegrityError):
-        PollDay.objects.create(poll=poll, date=datetime.date(2026, 1, 1), ballots=1)
+        PollDaySlot.objects.create(poll=poll, date=datetime.date(2026, 1, 1), slot=3, ballots=1)
+
+
+def test_a_days_ballots_spread_over_its_slots_and_add_up(poll):
+    for n in range(40):
+        record_vote(poll=poll, choice_ids=[poll.choices.first().pk], voter_key=f"k{n}")
+    slots = PollDaySlot.objects.filter(poll=poll).values_list("slot", flat=True)
+    assert set(slots) <= set(range(COUNT_SLOTS))
+    assert len(slots) > 1  # 40 ballots all in one of 16 slots: a chance of 1 in 16**39
+    assert ballots_today(poll) == 40
+
+
+def test_tallies_from_before_the_slots_are_added_in(poll):
+    """Days counted before the slots, or by a server of the previous release during a rolling
+    deploy, still count."""
+    PollDay.objects.create(poll=poll, date=timezone.localdate(), ballots=5)
+    record_vote(poll=poll, choice_ids=[poll.choices.first().pk], voter_key="a")
+    assert ballots_today(poll) == 6
 
 
 def test_ballots_removed_by_staff_stay_in_their_days_count(poll):
     record_vote(poll=poll, choice_ids=[poll.choices.first().pk], voter_key="a")
     delete_votes(Vote.objects.all())
-    assert PollDay.objects.get(poll=poll).ballots == 1
+    assert ballots_today(poll) == 1
 
 
 def test_ballots_per_day_fills_the_quiet_days_up_to_today_while_open(week_old_poll):

@@ -45,7 +45,7 @@ def voted_url(poll):
 
 
 def counts(poll):
-    return list(poll.choices.values_list("votes", flat=True))
+    return list(poll.choices.with_votes().values_list("votes", flat=True))
 
 
 def vote_json(client, poll, choice=None, **data):

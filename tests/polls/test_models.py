@@ -107,7 +107,7 @@ def test_database_refuses_a_poll_that_closes_before_it_opens(make_poll, now):
 
 def test_database_refuses_a_negative_count(poll):
     with pytest.raises(IntegrityError), transaction.atomic():
-        poll.choices.filter(order=1).update(votes=-1)
+        poll.choices.filter(order=1).update(folded_votes=-1)
 
 
 def test_choices_keep_the_staff_order(make_poll):

@@ -202,14 +202,14 @@ def test_results_carry_a_caveat_that_this_is_not_a_scientific_survey(client, pol
 def test_the_archive_shows_the_final_results_of_closed_polls(client, make_poll, now):
     closed = make_poll(question="Closed?", closes_at=now - datetime.timedelta(hours=1))
     Poll.objects.filter(pk=closed.pk).update(opens_at=now - datetime.timedelta(days=2))
-    closed.choices.filter(order=1).update(votes=3)
+    closed.choices.filter(order=1).update(folded_votes=3)
     make_poll(question="Open?")
     hidden = make_poll(
         question="Staff only?",
         results_visibility="never",
         closes_at=now - datetime.timedelta(hours=1),
     )
-    hidden.choices.filter(order=1).update(votes=5)
+    hidden.choices.filter(order=1).update(folded_votes=5)
 
     page = client.get(reverse("polls:index")).text
 

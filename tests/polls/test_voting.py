@@ -33,7 +33,7 @@ def state_url(poll):
 
 
 def counts(poll):
-    return list(poll.choices.values_list("votes", flat=True))
+    return list(poll.choices.with_votes().values_list("votes", flat=True))
 
 
 BACK_LINK = "Back to the page you were reading"

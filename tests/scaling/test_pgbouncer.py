@@ -41,7 +41,7 @@ def test_the_site_serves_pages_and_counts_votes_through_pgbouncer(
     assert json.loads(health)["replicas"]["replica_1"]["state"] == "ok"
 
     counted = replicated_database.primary.value(
-        "SELECT votes FROM polls_choice WHERE id = %s", [yes]
+        "SELECT sum(votes) FROM polls_choiceslot WHERE choice_id = %s", [yes]
     )
     assert counted == 1
     # Both went through PgBouncer: reads to the replica's pool, the vote to the primary's.

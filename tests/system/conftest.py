@@ -211,7 +211,7 @@ class Site:
     def counts(self, slug):
         """What the primary holds for a poll: {"rows": {choice: n}, "counts": {choice: n}}.
 
-        Selection rows per answer, and each answer's stored count (Choice.votes).
+        Selection rows per answer, and each answer's stored count (folded plus its slots).
         """
         return bench.poll_counts(self.database.primary.url(user="postgres"), slug)
 

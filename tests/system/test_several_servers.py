@@ -30,7 +30,7 @@ OK_ANSWERS = {HTTPStatus.OK, HTTPStatus.SEE_OTHER}
 
 
 def rise(before, after):
-    """How far the primary's Selection rows and Choice.votes rose, per answer."""
+    """How far the primary's Selection rows and stored counts rose, per answer."""
     rose = []
     for kind in ("rows", "counts"):
         by_answer = {choice: n - before[kind].get(choice, 0) for choice, n in after[kind].items()}
