@@ -539,8 +539,7 @@ class Article(models.Model):
         if not slugs:
             poll = self.get_poll()
             if poll is not None and poll is self.poll:
-                # Nothing if already fetched.
-                prefetch_related_objects([poll], choices_with_votes())
+                prefetch_related_objects([poll], choices_with_votes())  # none if fetched
             return {}, poll
         own = self.poll if self.poll is not None and self.poll.has_opened() else None
         # The box's poll comes along: the article's own, else the featured one (get_poll()).

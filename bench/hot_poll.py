@@ -55,7 +55,7 @@ VARIANTS = {
     "orm-3": "record_vote, three answers in turn",
     "orm-limit": "the vote view's writes: AddressLimit.reserve() + record_vote, a new address each",
     "orm-limit-1tx": "orm-limit in one transaction: the address count commits with the ballot",
-    "orm-limit-upsert": "orm-limit with the address counted by one upsert (prototype)",
+    "orm-limit-upsert": "orm-limit without forgetting past hours on each first vote",
     "orm-cold": "record_vote, each writer its own answer and day: no hot row",
     "sql-1": "orm-one-row's statements in raw SQL, one answer: Choice and PollDay hot",
     "sql-choice": "raw SQL, one answer, each writer its own day: only the Choice row hot",
@@ -225,9 +225,9 @@ class Writer:
             self.vote_orm_limit(poll, choices, key, today, n, raw)
 
     def vote_orm_limit_upsert(self, poll, choices, key, today, n, raw):
-        """The per-address count as one statement, as count_the_day counts the day: the upsert
-        adds one while under the limit, else changes nothing (rowcount 0: over the limit).
-        Past hours' counts would be deleted by a periodic job, not by each new address."""
+        """The per-address count as AddressLimit.take() counts it (one upsert), without the
+        DELETE of past hours that take() sends on an address's first vote in an hour: what a
+        periodic job deleting them instead would save."""
         from django.conf import settings
 
         from polls.ratelimit import AddressLimit

@@ -343,8 +343,9 @@ class PollDay(models.Model):
 class PollDaySlot(models.Model):
     """A share of the ballots one poll took on one day, for staff's chart of the poll over time.
 
-    Written in the same transaction as the ballot (polls.services.record_vote), to the ballot's
-    slot, as its answers' counts are (ChoiceSlot). It counts ballots, never answers.
+    Written in the same transaction as the ballot (polls.services.record_vote), to a slot drawn
+    at random, as its answers' counts are (ChoiceSlot), but apart from theirs. It counts
+    ballots, never answers.
     """
 
     # No index of its own: the unique constraint's index starts with the poll.

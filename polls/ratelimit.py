@@ -1,10 +1,11 @@
 """The per-address limit on accepted votes, counted in the database.
 
-Counting is one conditional UPDATE (`votes = votes + 1 WHERE votes < limit`), which the
-database applies one at a time, so simultaneous votes from one address cannot slip past the
-limit together, whatever the cache is. The address itself is never stored: a count's key is
-an HMAC, under the server's secret, of the address with the poll and the hour, so counts
-cannot be joined across polls or hours, and counts of past hours are deleted as votes come in.
+Counting is one conditional upsert (`INSERT … ON CONFLICT DO UPDATE SET votes = votes + 1
+WHERE votes < limit`), which the database applies one at a time, so simultaneous votes from
+one address cannot slip past the limit together, whatever the cache is. The address itself
+is never stored: a count's key is an HMAC, under the server's secret, of the address with the
+poll and the hour, so counts cannot be joined across polls or hours, and counts of past hours
+are deleted as votes come in.
 """
 
 import contextlib
@@ -13,7 +14,7 @@ import hmac
 import ipaddress
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -122,23 +123,29 @@ class AddressLimit:
             raise
 
     def take(self):
-        """True if the address may cast one more vote now (and that vote is counted)."""
+        """True if the address may cast one more vote now (and that vote is counted).
+
+        One statement: the address's first vote this hour makes its row, the others add one
+        while under the limit, and a vote over it changes nothing and gets no row back. Two
+        first votes at once cannot both make the row.
+        """
         if self.count is None:
             return True
-        if self._add_one():
-            return True
-        # No count for this address this hour yet, or it is used up.
-        AddressVoteCount.objects.filter(hour__lt=self.hour).delete()  # past hours are forgotten
-        try:
-            with transaction.atomic():
-                AddressVoteCount.objects.create(**self.count, votes=1)
-        except IntegrityError:  # it exists: used up, or made by a vote arriving meanwhile
-            return self._add_one()
+        table = connection.ops.quote_name(AddressVoteCount._meta.db_table)  # ours, not input
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (poll_id, hour, address_key, votes) "  # noqa: S608
+                f"VALUES (%s, %s, %s, 1) ON CONFLICT (poll_id, hour, address_key) "
+                f"DO UPDATE SET votes = {table}.votes + 1 WHERE {table}.votes < %s "
+                f"RETURNING votes",
+                [self.count["poll"].pk, self.hour, self.count["address_key"], self.limit],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return False  # used up
+        if row[0] == 1:  # the address's first vote this hour: past hours are forgotten
+            AddressVoteCount.objects.filter(hour__lt=self.hour).delete()
         return True
-
-    def _add_one(self):
-        counts = AddressVoteCount.objects.filter(**self.count, votes__lt=self.limit)
-        return counts.update(votes=F("votes") + 1) == 1
 
     def release(self):
         """Give back a vote that was taken but not counted."""
