@@ -55,7 +55,6 @@ VARIANTS = {
     "orm-3": "record_vote, three answers in turn",
     "orm-limit": "the vote view's writes: AddressLimit.reserve() + record_vote, a new address each",
     "orm-limit-1tx": "orm-limit in one transaction: the address count commits with the ballot",
-    "orm-limit-upsert": "orm-limit without forgetting past hours on each first vote",
     "orm-cold": "record_vote, each writer its own answer and day: no hot row",
     "sql-1": "orm-one-row's statements in raw SQL, one answer: Choice and PollDay hot",
     "sql-choice": "raw SQL, one answer, each writer its own day: only the Choice row hot",
@@ -77,12 +76,6 @@ CHOICE_SLOT_UPSERT = (
 DAY_SLOT_UPSERT = (
     "INSERT INTO polls_polldayslot (poll_id, date, slot, ballots) VALUES (%s, %s, %s, 1) "
     "ON CONFLICT (poll_id, date, slot) DO UPDATE SET ballots = polls_polldayslot.ballots + 1"
-)
-# The per-address limit as one statement: +1 while under the limit (the last parameter).
-ADDRESS_UPSERT = (
-    "INSERT INTO polls_addressvotecount (poll_id, hour, address_key, votes) VALUES (%s, %s, %s, 1)"
-    " ON CONFLICT (poll_id, hour, address_key) DO UPDATE"
-    " SET votes = polls_addressvotecount.votes + 1 WHERE polls_addressvotecount.votes < %s"
 )
 # What record_vote sent before counter slots, statement by statement (the ORM's SQL, with the
 # same round trips).
@@ -223,30 +216,6 @@ class Writer:
 
         with transaction.atomic():  # one commit (and one WAL flush) instead of two
             self.vote_orm_limit(poll, choices, key, today, n, raw)
-
-    def vote_orm_limit_upsert(self, poll, choices, key, today, n, raw):
-        """The per-address count as AddressLimit.take() counts it (one upsert), without the
-        DELETE of past hours that take() sends on an address's first vote in an hour: what a
-        periodic job deleting them instead would save."""
-        from django.conf import settings
-
-        from polls.ratelimit import AddressLimit
-        from polls.services import record_vote
-
-        limit = AddressLimit(self.new_client(), poll)
-        count = limit.count
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                ADDRESS_UPSERT,
-                [poll.pk, count["hour"], count["address_key"], settings.POLL_IP_VOTE_LIMIT],
-            )
-            if cursor.rowcount != 1:
-                raise AddressLimit.Exceeded(60)
-        try:
-            record_vote(poll=poll, choice_ids=[choices[0]], voter_key=key)
-        except Exception:
-            limit.release()
-            raise
 
     def vote_orm_cold(self, poll, choices, key, today, n, raw):
         from django.utils import timezone
@@ -753,7 +722,6 @@ GAINS = [
     ("orm-3", "orm-1"),
     ("orm-limit", "orm-1"),
     ("orm-limit-1tx", "orm-limit"),
-    ("orm-limit-upsert", "orm-limit"),
     ("sql-slots", "sql-1"),
     ("sql-cold", "sql-1"),
     ("sql-choice", "sql-1"),

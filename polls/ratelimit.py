@@ -78,6 +78,24 @@ def limited_network(address):
     return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
 
 
+# The hour before which this process has deleted the counts (forget_past_hours).
+_forgotten_before = 0
+
+
+def forget_past_hours(hour):
+    """Delete the counts of the hours before `hour`, once per process and hour.
+
+    The first vote each server process takes in a new hour deletes them; after it, the other
+    processes find nothing to delete, and the same process need not look again until the next
+    hour. (Deleting on every new address's first vote cost the vote path 26-32 %:
+    bench/hot_poll.py, docs/scaling.md.)
+    """
+    global _forgotten_before  # one number per process, by design
+    if hour > _forgotten_before:
+        AddressVoteCount.objects.filter(hour__lt=hour).delete()
+        _forgotten_before = hour
+
+
 class AddressLimit:
     """Reserve one of an address's accepted votes for this hour, and give it back if unused.
 
@@ -143,8 +161,7 @@ class AddressLimit:
             row = cursor.fetchone()
         if row is None:
             return False  # used up
-        if row[0] == 1:  # the address's first vote this hour: past hours are forgotten
-            AddressVoteCount.objects.filter(hour__lt=self.hour).delete()
+        forget_past_hours(self.hour)
         return True
 
     def release(self):

@@ -5,11 +5,12 @@ import socket
 from http import HTTPStatus
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from polls import services
+from polls import ratelimit, services
 from polls.models import AddressVoteCount, Vote
 from polls.ratelimit import AddressLimit, client_address, limited_network
 
@@ -251,13 +252,25 @@ def test_an_ipv4_address_written_as_ipv6_is_the_same_address(poll, limit_two):
     assert vote_from(poll, "::ffff:203.0.113.5").status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
-def test_counts_of_past_hours_are_deleted_as_votes_come_in(poll, make_poll, limit_two):
+def test_counts_of_past_hours_are_deleted_by_the_first_vote_of_a_new_hour(
+    poll, make_poll, limit_two, monkeypatch
+):
     limit = limit_for(poll)
     AddressVoteCount.objects.create(poll=make_poll(), hour=limit.hour - 1, address_key="x" * 64)
+    monkeypatch.setattr(ratelimit, "_forgotten_before", limit.hour - 1)  # last hour's, so far
 
     vote_from(poll)
 
     assert list(AddressVoteCount.objects.values_list("hour", "votes")) == [(limit.hour, 1)]
+
+
+def test_a_process_looks_for_past_hours_once_an_hour(poll, limit_two, monkeypatch):
+    monkeypatch.setattr(ratelimit, "_forgotten_before", 0)
+    vote_from(poll, "203.0.113.1")
+    with CaptureQueriesContext(connection) as queries:
+        vote_from(poll, "203.0.113.2")  # another address, the same hour
+    assert not [q for q in queries if q["sql"].startswith("DELETE")]
+    assert AddressVoteCount.objects.count() == 2
 
 
 def test_a_voter_who_already_voted_is_told_so_even_when_the_limit_is_reached(poll, limit_two):
