@@ -56,7 +56,11 @@ def main():
 
     call_command("collectstatic", interactive=False, verbosity=0)
     json.dump(
-        {"static_root": str(settings.STATIC_ROOT), "media_root": str(settings.MEDIA_ROOT)},
+        {
+            "static_root": str(settings.STATIC_ROOT),
+            "media_root": str(settings.MEDIA_ROOT),
+            "page_cache_seconds": settings.PAGE_CACHE_SECONDS,
+        },
         sys.stdout,
     )
     return 0

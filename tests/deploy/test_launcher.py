@@ -62,6 +62,14 @@ def test_the_rendered_config_has_every_placeholder_filled_in(tmp_path):
     assert re.search(r"^user root;$", render(tmp_path, as_root=True), re.MULTILINE)
 
 
+def test_nginx_keeps_pages_unless_django_shares_none(tmp_path):
+    assert "proxy_cache pages;" in render(tmp_path)
+    without = render(tmp_path, page_cache=False)
+    assert "proxy_cache pages;" not in without
+    # Off for the whole server (its directives are indented 8; a location's, 12).
+    assert re.search(r"^ {8}proxy_cache off;$", without, re.MULTILINE)
+
+
 @pytest.mark.parametrize("bad", ['with"quote', "with$variable", "with;semicolon", "new\nline"])
 def test_paths_nginx_would_misread_are_refused(tmp_path, bad):
     with pytest.raises(serve.ServeError):

@@ -101,6 +101,17 @@ def test_nginx_keeps_exactly_the_pages_django_marks_shared(stack):
         assert "HIT" not in statuses, (first.header("Cache-Control"), statuses)
 
 
+def test_with_page_cache_seconds_0_nginx_keeps_no_page_and_takes_no_lock(make_serve):
+    """Django then marks no page shareable, so nginx must not look in its cache at all: its
+    cache lock would make the requests for a page take turns, 500 ms apart."""
+    server = make_serve(PAGE_CACHE_SECONDS="0").wait_ready()
+    for _ in range(3):
+        response = request(server.port, "GET", ARTICLE)
+        assert response.status == 200
+        assert response.header("X-Cache-Status") is None  # nginx did not consult its cache
+        assert "s-maxage=0" in response.header("Cache-Control")
+
+
 def test_a_request_with_a_session_cookie_is_never_a_hit(stack):
     for _ in range(3):
         request(stack.port, "GET", "/")  # the shared copy is there, if Django allows one
